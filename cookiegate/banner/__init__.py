@@ -1,0 +1,1 @@
+"""Hosted privacy centre, cookie banner and preferences pages of each site."""

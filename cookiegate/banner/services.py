@@ -1,0 +1,85 @@
+"""The visitor's consent cookie and turning a banner action into per-category choices."""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from cookiegate.canonical import loads
+from cookiegate.sites.models import Notice, Site
+
+CONSENT_COOKIE = "cg_consent"
+ACTIONS = ("accept_all", "reject_all", "save_selection", "withdraw")
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """What the visitor's browser holds: who they are to us and what they chose, for which notice."""
+
+    consent_id: str
+    notice_version: int
+    choices: dict[str, bool]
+    event_id: str
+    decided_at: int  # unix time
+    gpc: bool = False
+
+    def valid_for(self, notice: Notice, lifetime_days: int, now: float | None = None) -> bool:
+        """False when the notice changed or the consent is older than the site's lifetime."""
+        age = (now or time.time()) - self.decided_at
+        return self.notice_version == notice.version and age < lifetime_days * 86400
+
+
+def _serializer(secret: str, site: Site) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=f"cookiegate.consent.{site.slug}")
+
+
+def read_consent_cookie(*, secret: str, site: Site, value: str | None) -> ConsentState | None:
+    """Decode the signed cookie; a missing, forged or malformed one reads as no consent."""
+    if not value:
+        return None
+    try:
+        data = _serializer(secret, site).loads(value)
+        return ConsentState(consent_id=str(uuid.UUID(data["id"])), notice_version=int(data["v"]),
+                            choices={k: bool(v) for k, v in data["c"].items()}, event_id=data["e"],
+                            decided_at=int(data["t"]), gpc=bool(data.get("g", False)))
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def consent_cookie_value(*, secret: str, site: Site, state: ConsentState) -> str:
+    return _serializer(secret, site).dumps({
+        "id": state.consent_id, "v": state.notice_version, "e": state.event_id,
+        "c": {k: int(v) for k, v in state.choices.items()}, "t": state.decided_at, "g": int(state.gpc)})
+
+
+def optional_categories(notice_content: dict[str, Any]) -> list[str]:
+    """The categories a visitor decides on (necessary and exempt ones are not asked)."""
+    return [c["key"] for c in notice_content["categories"] if not c["exempt"]]
+
+
+def choices_for_action(*, action: str, optional: list[str], selected: dict[str, bool]) -> dict[str, bool]:
+    """accept_all grants every optional category, reject_all and withdraw none, save_selection
+    exactly what was ticked."""
+    if action == "accept_all":
+        return {key: True for key in optional}
+    if action in ("reject_all", "withdraw"):
+        return {key: False for key in optional}
+    return {key: bool(selected.get(key)) for key in optional}
+
+
+def initial_choices(*, optional: list[str], state: ConsentState | None, gpc: bool) -> dict[str, bool]:
+    """What the preferences form shows: nothing ticked for a new visitor, the current choice for a
+    returning one; with Global Privacy Control, tracking and marketing start off."""
+    current = {key: bool(state and state.choices.get(key)) for key in optional}
+    if gpc:
+        for key in ("tracking", "marketing"):
+            if key in current:
+                current[key] = False
+    return current
+
+
+def notice_content(notice: Notice) -> dict[str, Any]:
+    return loads(notice.content)

@@ -1,0 +1,170 @@
+"""Hosted pages under /s/<site>/: privacy centre, statement, cookie table, preferences, receipt."""
+from __future__ import annotations
+
+import time
+import uuid
+
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template,
+                   request, url_for)
+from flask_babel import get_locale, gettext
+
+from cookiegate.banner.forms import consent_form
+from cookiegate.banner.services import (CONSENT_COOKIE, ConsentState, choices_for_action,
+                                        consent_cookie_value, initial_choices, notice_content,
+                                        optional_categories, read_consent_cookie)
+from cookiegate.canonical import loads
+from cookiegate.extensions import db, limiter
+from cookiegate.ledger.keys import current_keys
+from cookiegate.ledger.models import ConsentEvent
+from cookiegate.ledger.receipts import issue_receipt
+from cookiegate.ledger.record import Context, Interaction, record_consent
+from cookiegate.ledger.log import ensure_sequenced
+from cookiegate.sites.services import (current_notice, notice_by_hash, notice_by_version,
+                                       notice_history, site_by_slug)
+
+bp = Blueprint("banner", __name__, url_prefix="/s/<site_slug>")
+
+
+@bp.url_value_preprocessor
+def load_site(_endpoint, values):
+    g.site = site_by_slug(values.pop("site_slug"))
+    g.notice = current_notice(g.site)
+    g.content = notice_content(g.notice)
+    g.consent = read_consent_cookie(secret=current_app.config["SECRET_KEY"], site=g.site,
+                                    value=request.cookies.get(CONSENT_COOKIE))
+
+
+@bp.url_defaults
+def add_site(_endpoint, values):
+    if "site_slug" not in values and g.get("site") is not None:
+        values["site_slug"] = g.site.slug
+
+
+@bp.context_processor
+def page_context():
+    if g.get("content") is None:  # the site itself was not found: the app's plain context applies
+        return {}
+    lang = str(get_locale())
+    optional = optional_categories(g.content)
+    gpc = request.headers.get("Sec-GPC") == "1"
+    form = consent_form(optional, next=request.path, data=initial_choices_data(optional, gpc))
+    return {"site": g.site, "notice": g.notice, "content": g.content, "lang": lang,
+            "texts": g.content["texts"][lang], "labels": g.content["labels"][lang],
+            "consent": g.consent, "gpc": gpc, "banner_form": form,
+            "show_banner": not _consent_current() and request.endpoint != "banner.preferences"}
+
+
+def initial_choices_data(optional: list[str], gpc: bool) -> dict[str, bool]:
+    choices = initial_choices(optional=optional, state=g.consent, gpc=gpc)
+    return {f"category_{key}": value for key, value in choices.items()}
+
+
+def _consent_current() -> bool:
+    return g.consent is not None and g.consent.valid_for(g.notice, g.site.consent_lifetime_days)
+
+
+def safe_return_path(value: str | None) -> str:
+    """Only paths inside this site's privacy centre; anything else goes home."""
+    home = url_for("banner.home")
+    if value and value.startswith(home) and "//" not in value and "\\" not in value:
+        return value
+    return home
+
+
+@bp.get("/")
+def home():
+    return render_template("banner/home.html")
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("banner/privacy.html", shown=g.notice, shown_content=g.content,
+                           history=notice_history(g.site))
+
+
+@bp.get("/privacy/v<int:version>")
+def privacy_version(version: int):
+    shown = notice_by_version(g.site, version)
+    return render_template("banner/privacy.html", shown=shown, shown_content=notice_content(shown),
+                           history=notice_history(g.site))
+
+
+@bp.get("/cookies")
+def cookies():
+    return render_template("banner/cookies.html")
+
+
+@bp.get("/preferences")
+def preferences():
+    return render_template("banner/preferences.html", came_from_banner=request.args.get("from") == "banner",
+                           return_to=safe_return_path(request.args.get("next")))
+
+
+@bp.post("/consent")
+@limiter.limit(lambda: current_app.config["CONSENT_RATE_LIMIT"])
+def save_consent():
+    optional = optional_categories(g.content)
+    form = consent_form(optional)
+    action = form.action() if form.validate_on_submit() else None
+    if action is None:
+        abort(400)
+    if action == "choose":
+        return redirect(url_for(".preferences", next=safe_return_path(form.next.data), **{"from": "banner"}), 303)
+    choices = choices_for_action(action=action, optional=optional, selected=form.selected())
+    gpc = request.headers.get("Sec-GPC") == "1"
+    consent_id = g.consent.consent_id if g.consent else str(uuid.uuid4())
+    event = record_consent(
+        site=g.site, notice=g.notice, consent_id=consent_id, choices=choices, language=str(get_locale()),
+        interaction=Interaction(channel=form.channel.data, action=action, layer=int(form.layer.data)),
+        context=Context(origin=request.host_url.rstrip("/"), path=safe_return_path(form.next.data),
+                        ip=request.remote_addr, user_agent=request.user_agent.string),
+        gpc=gpc)
+    state = ConsentState(consent_id=consent_id, notice_version=g.notice.version, choices=choices,
+                         event_id=event.event_id, decided_at=int(time.time()), gpc=gpc)
+    flash(gettext("Your choice has been saved."))
+    response = redirect(safe_return_path(form.next.data), 303)
+    _set_consent_cookie(response, state)
+    return response
+
+
+def _set_consent_cookie(response: Response, state: ConsentState) -> None:
+    response.set_cookie(CONSENT_COOKIE, consent_cookie_value(
+        secret=current_app.config["SECRET_KEY"], site=g.site, state=state),
+        max_age=g.site.consent_lifetime_days * 86400, path=url_for("banner.home"), httponly=True,
+        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+
+
+@bp.get("/receipt")
+def receipt():
+    event = _visitor_event()
+    if event is not None:
+        ensure_sequenced(g.site)
+    return render_template("banner/receipt.html", event=event,
+                           leaf=loads(event.leaf) if event else None)
+
+
+@bp.get("/receipt.jws")
+def receipt_download():
+    event = _visitor_event()
+    if event is None:
+        abort(404)
+    ensure_sequenced(g.site)
+    token = issue_receipt(event=event, keys=current_keys())
+    return Response(token + "\n", mimetype="application/jose", headers={
+        "Content-Disposition": f'attachment; filename="consent-receipt-{event.event_id}.jws"',
+        "Cache-Control": "no-store"})
+
+
+def _visitor_event() -> ConsentEvent | None:
+    if g.consent is None:
+        return None
+    return db.session.execute(db.select(ConsentEvent).where(
+        ConsentEvent.site_id == g.site.id, ConsentEvent.event_id == g.consent.event_id)).scalar()
+
+
+@bp.get("/notice/<sha256>")
+def notice(sha256: str):
+    shown = notice_by_hash(g.site, sha256)
+    lang = request.args.get("lang") if request.args.get("lang") in g.site.languages else str(get_locale())
+    return render_template("banner/notice.html", shown=shown, shown_content=notice_content(shown),
+                           shown_lang=lang)

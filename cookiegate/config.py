@@ -1,0 +1,77 @@
+"""Configuration: defaults -> COOKIEGATE_* environment -> instance/config.py -> test dict."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, object] = {
+    "SQLALCHEMY_DATABASE_URI": None,  # filled in with instance/cookiegate.db
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    "SECRET_KEY": None,  # created under instance/ at first start
+    "LANGUAGES": ["nl", "en"],
+    "BABEL_DEFAULT_LOCALE": "en",
+    "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
+    "WTF_CSRF_TIME_LIMIT": None,  # tie the token to the session, not to a clock
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_NAME": "cg_session",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "CONSENT_RATE_LIMIT": "60 per minute",
+    "PROXY_HOPS": 0,  # number of trusted reverse proxies in front of the app
+    # Ledger: the Ed25519 key signing checkpoints; a PEM path or the PEM itself.
+    "LEDGER_KEY_FILE": None,
+    "LEDGER_KEY_PEM": None,
+    # Seconds between background sequencing runs in each app process; 0 disables the thread.
+    "LEDGER_SEQUENCE_INTERVAL": 1.0,
+    "LEDGER_ORIGIN": "cookiegate",
+}
+
+# Settings whose environment value is JSON (lists, numbers, booleans, dicts).
+_JSON_KEYS = {"LANGUAGES", "SQLALCHEMY_ENGINE_OPTIONS", "PROXY_HOPS", "LEDGER_SEQUENCE_INTERVAL",
+              "SESSION_COOKIE_SECURE"}
+
+
+def from_environment(environ: dict[str, str]) -> dict[str, object]:
+    """Read COOKIEGATE_<KEY> variables; COOKIEGATE_DATABASE_URL names the database."""
+    found: dict[str, object] = {}
+    for name, value in environ.items():
+        if not name.startswith("COOKIEGATE_"):
+            continue
+        key = name.removeprefix("COOKIEGATE_")
+        if key == "DATABASE_URL":
+            key = "SQLALCHEMY_DATABASE_URI"
+        found[key] = json.loads(value) if key in _JSON_KEYS else value
+    return found
+
+
+def normalise_database_url(url: str) -> str:
+    """Let operators write postgres:// or postgresql:// and still get psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def ensure_secret(path: Path, nbytes: int = 32) -> str:
+    """Return the secret stored at path, creating it (mode 0600) on first start."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(nbytes))
+    return path.read_text().strip()
+
+
+def engine_options(url: str) -> dict[str, object]:
+    """Backend-specific engine settings that every deployment wants."""
+    if url.startswith("sqlite"):
+        # Concurrent writers wait for the lock instead of failing at once.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}

@@ -1,0 +1,51 @@
+"""Language choice and catalogue compilation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import current_app, g, request
+
+LANGUAGE_COOKIE = "cg_lang"
+
+
+def offered_languages() -> list[str]:
+    site = g.get("site")
+    return list(site.languages) if site is not None else list(current_app.config["LANGUAGES"])
+
+
+def select_locale() -> str:
+    """?lang=, then the language cookie, then Accept-Language, then the site's default."""
+    offered = offered_languages()
+    for candidate in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+        if candidate in offered:
+            return candidate
+    best = request.accept_languages.best_match(offered)
+    if best:
+        return best
+    site = g.get("site")
+    return site.default_language if site is not None else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def remember_language(response):
+    """Keep an explicit ?lang= choice in a cookie so the next page speaks the same language."""
+    chosen = request.args.get("lang")
+    if chosen and chosen in offered_languages() and request.cookies.get(LANGUAGE_COOKIE) != chosen:
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)
+    return response
+
+
+def compile_catalogues(directory: Path) -> None:
+    """Compile each messages.po whose .mo is missing or older (the .mo files are build output)."""
+    for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle)
+        tmp = mo_path.with_suffix(".mo.tmp")
+        with tmp.open("wb") as handle:
+            write_mo(handle, catalog)
+        tmp.replace(mo_path)

@@ -1,0 +1,1 @@
+"""The consent ledger: append-only events in one RFC 6962/9162 Merkle log per site."""

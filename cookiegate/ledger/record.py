@@ -1,0 +1,146 @@
+"""Recording consent decisions: the hot path. One INSERT per table, no lock, one commit."""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from cookiegate.canonical import canonical_json, loads
+from cookiegate.errors import ValidationError
+from cookiegate.extensions import db
+from cookiegate.ledger.keys import current_keys
+from cookiegate.ledger.merkle import leaf_hash
+from cookiegate.ledger.models import ConsentEvent, EventPersonal, PendingEvent
+from cookiegate.privacy import truncate_ip, user_agent_family
+from cookiegate.sites.models import Notice, Site
+from cookiegate.timeutil import iso, utcnow
+
+LEAF_SCHEMA = 1
+CHANNELS = ("banner", "preferences", "account", "api", "email_link", "embed")
+ACTIONS = ("accept_all", "reject_all", "save_selection", "withdraw", "unsubscribe", "one_click",
+           "subscribe", "confirm", "expire")
+
+
+@dataclass(frozen=True)
+class Interaction:
+    channel: str
+    action: str
+    layer: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    pk: int
+    event_id: str
+    kind: str
+    leaf: dict[str, Any]
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class Context:
+    """What we keep of where and from what a decision came; ip and user_agent are minimised."""
+
+    origin: str | None = None
+    path: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def category_decisions(site: Site, notice_content: dict[str, Any],
+                       choices: dict[str, bool]) -> dict[str, dict[str, Any]]:
+    """Per category of the notice: granted and the basis (exempt for necessary, consent else)."""
+    decisions: dict[str, dict[str, Any]] = {}
+    for category in notice_content["categories"]:
+        key = category["key"]
+        if category["exempt"]:
+            decisions[key] = {"granted": True, "basis": "exempt"}
+        else:
+            decisions[key] = {"granted": bool(choices.get(key, False)), "basis": "consent"}
+    unknown = set(choices) - set(decisions)
+    if unknown:
+        raise ValidationError("Unknown consent category.", fields={k: "unknown category" for k in unknown})
+    return decisions
+
+
+def classify_event(previous: dict[str, Any] | None, decisions: dict[str, dict[str, Any]],
+                   action: str, notice_sha256: str) -> str:
+    """given / refused / updated / withdrawn / renewed, from the subject's previous leaf."""
+    granted_now = any(d["granted"] for d in decisions.values() if d["basis"] == "consent")
+    if previous is None:
+        return "given" if granted_now else "refused"
+    granted_before = any(d["granted"] for d in previous["decisions"].values() if d["basis"] == "consent")
+    if action == "withdraw" or (granted_before and not granted_now):
+        return "withdrawn"
+    if not granted_now:
+        return "refused"
+    if previous["decisions"] == decisions and previous["notice"]["sha256"] != notice_sha256:
+        return "renewed"
+    return "updated"
+
+
+def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
+    leaf = db.session.execute(
+        select(ConsentEvent.leaf).where(ConsentEvent.site_id == site_id,
+                                        ConsentEvent.consent_id == consent_id)
+        .order_by(ConsentEvent.id.desc()).limit(1)).scalar()
+    return loads(leaf) if leaf else None
+
+
+def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict[str, bool],
+                   language: str, interaction: Interaction, context: Context, gpc: bool = False,
+                   consent_mode: dict[str, str] | None = None, actor: str = "visitor",
+                   source: str = "browser", account_id: int | None = None,
+                   email_hmac: str | None = None) -> RecordedEvent:
+    """Record one decision as a sealed, hashed event and commit. Sequencing into the site's
+    Merkle log happens later, in batches (see `log.sequence_pending`)."""
+    if notice.site_id != site.id:
+        raise ValidationError("The notice belongs to another site.")
+    if language not in site.languages:
+        raise ValidationError("Unsupported language.", fields={"language": "not offered by this site"})
+    content = loads(notice.content)
+    decisions = category_decisions(site, content, choices)
+    previous = previous_leaf(site.id, consent_id)
+    kind = classify_event(previous, decisions, interaction.action, notice.sha256)
+    now = utcnow()
+    personal = {"ip_prefix": truncate_ip(context.ip), "ua_family": user_agent_family(context.user_agent),
+                "account_id": account_id, "email_hmac": email_hmac}
+    salt = os.urandom(16)
+    leaf_doc = {
+        "v": LEAF_SCHEMA,
+        "event_id": str(uuid.uuid4()),
+        "site": site.slug,
+        "type": kind,
+        "subject": {"consent_id": consent_id},
+        "decisions": decisions,
+        "time": iso(now),
+        "expires": iso(now + timedelta(days=site.consent_lifetime_days)),
+        "notice": {"sha256": notice.sha256, "version": notice.version, "language": language},
+        "interaction": {"channel": interaction.channel, "layer": interaction.layer,
+                        "action": interaction.action},
+        "context": {"origin": context.origin, "path": context.path},
+        "signals": {"gpc": gpc, "consent_mode": consent_mode},
+        "actor": {"type": actor, "source": source},
+        "personal": {"commitment": personal_commitment(salt, personal)},
+    }
+    leaf = canonical_json(leaf_doc)
+    digest = leaf_hash(leaf)
+    event_pk = db.session.execute(insert(ConsentEvent).values(
+        site_id=site.id, event_id=leaf_doc["event_id"], consent_id=consent_id, kind=kind,
+        created_at=now, notice_sha256=notice.sha256, leaf=leaf.decode(), leaf_hash=digest,
+        seal=current_keys().seal(digest)).returning(ConsentEvent.id)).scalar_one()
+    db.session.execute(insert(EventPersonal).values(event_pk=event_pk, salt=salt, data=personal))
+    db.session.execute(insert(PendingEvent).values(event_pk=event_pk, site_id=site.id))
+    db.session.commit()
+    return RecordedEvent(pk=event_pk, event_id=leaf_doc["event_id"], kind=kind, leaf=leaf_doc,
+                         leaf_hash=digest)
+
+
+def personal_commitment(salt: bytes, personal: dict[str, Any]) -> str:
+    """sha256(salt || JCS(personal)): binds the leaf to the personal fields without showing them."""
+    return hashlib.sha256(salt + canonical_json(personal)).hexdigest()

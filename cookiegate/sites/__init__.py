@@ -1,0 +1,1 @@
+"""Sites (shops), their consent categories, cookie declarations and versioned notices."""
