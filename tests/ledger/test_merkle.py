@@ -695,6 +695,12 @@ def test_verify_inclusion_agrees_on_corrupted_proofs(size):
             if wrong_index >= 0:
                 assert verdicts("inclusion", leaf, wrong_index, size, path, root) == \
                     (False, False), (index, size, wrong_index)
+        # The same leaf claimed at its position inside the right subtree D[k:n], with the
+        # whole tree's root: the last path element (MTH(D[0:k])) is one element too many.
+        k = rfc_split(size) if size > 1 else 0
+        if size > 1 and index >= k:
+            assert verdicts("inclusion", leaf, index - k, size - k, path, root) == \
+                (False, False), (index, size, "right-subtree claim")
         # Wrong size: the claim is false unless the proof has the very same shape for the
         # claimed size (e.g. leaf 0 of 3 and leaf 0 of 4 both have shape R, R); then any
         # correct verifier must accept, because the recomputed root is the same.

@@ -1,0 +1,71 @@
+"""Recording decisions: the proof fields, event types, minimised personal data."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from cookiegate.canonical import loads
+from cookiegate.errors import ValidationError
+from cookiegate.extensions import db
+from cookiegate.ledger.models import ConsentEvent, EventPersonal
+from cookiegate.sites.services import current_notice
+from tests.factories import record
+
+
+def leaf_of(event_pk: int) -> dict:
+    return loads(db.session.get(ConsentEvent, event_pk).leaf)
+
+
+def test_event_holds_every_proof_field(site):
+    event = record(site, choices={"analytics": True, "tracking": False, "marketing": True},
+                   gpc=True, consent_mode={"analytics_storage": "granted"})
+    leaf = leaf_of(event.pk)
+    notice = current_notice(site)
+    assert leaf["v"] == 1 and leaf["site"] == site.slug and leaf["type"] == "given"
+    assert leaf["decisions"] == {
+        "necessary": {"granted": True, "basis": "exempt"},
+        "analytics": {"granted": True, "basis": "consent"},
+        "tracking": {"granted": False, "basis": "consent"},
+        "marketing": {"granted": True, "basis": "consent"}}
+    assert leaf["notice"] == {"sha256": notice.sha256, "version": 1, "language": "nl"}
+    assert leaf["interaction"] == {"channel": "banner", "layer": 2, "action": "save_selection"}
+    assert leaf["context"] == {"origin": "https://shop.example", "path": "/"}
+    assert leaf["signals"] == {"gpc": True, "consent_mode": {"analytics_storage": "granted"}}
+    assert leaf["time"] < leaf["expires"]
+    assert "203.0.113" not in db.session.get(ConsentEvent, event.pk).leaf  # personal data is not in the leaf
+
+
+def test_personal_fields_are_minimised(site):
+    event = record(site, ip="2001:db8:1234:5678::1", user_agent="Mozilla/5.0 (X11; Linux x86_64) "
+                   "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36")
+    personal = db.session.get(EventPersonal, event.pk).data
+    assert personal["ip_prefix"] == "2001:db8:1234::"
+    assert personal["ua_family"] == "Chrome 120"
+    event = record(site, ip="198.51.100.200")
+    assert db.session.get(EventPersonal, event.pk).data["ip_prefix"] == "198.51.100.0"
+
+
+def test_event_types_follow_the_subject_history(site):
+    subject = str(uuid.uuid4())
+    none = {"analytics": False, "tracking": False, "marketing": False}
+    some = {"analytics": True, "tracking": False, "marketing": False}
+    more = {"analytics": True, "tracking": True, "marketing": False}
+    assert record(site, consent_id=subject, choices=none, action="reject_all").kind == "refused"
+    assert record(site, consent_id=subject, choices=some).kind == "updated"
+    assert record(site, consent_id=subject, choices=more).kind == "updated"
+    assert record(site, consent_id=subject, choices=none, action="withdraw").kind == "withdrawn"
+    assert record(site, choices=some).kind == "given"
+
+
+def test_unknown_category_is_refused_and_nothing_is_written(site):
+    before = db.session.query(ConsentEvent).filter_by(site_id=site.id).count()
+    with pytest.raises(ValidationError) as raised:
+        record(site, choices={"analytics": True, "astrology": True})
+    assert "astrology" in raised.value.fields
+    assert db.session.query(ConsentEvent).filter_by(site_id=site.id).count() == before
+
+
+def test_language_must_be_offered_by_the_site(site):
+    with pytest.raises(ValidationError):
+        record(site, language="de")
