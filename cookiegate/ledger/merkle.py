@@ -89,7 +89,7 @@ def _subproof(hasher: RangeHasher, m: int, start: int, end: int, complete: bool)
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 §2.1.3.2: does `proof` show leaf hash `leaf` at `index` under `root`?"""
-    if index >= size:
+    if index >= size or not _all_sha256(leaf, root, *proof):
         return False
     fn, sn, r = index, size - 1, leaf
     for p in proof:
@@ -117,6 +117,8 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         return not proof and old_root == new_root
     if old_size == 0:
         return not proof
+    if not _all_sha256(old_root, new_root, *proof):
+        return False
     path = list(proof)
     if old_size & (old_size - 1) == 0:  # a power of two: the old root is the first node
         path.insert(0, old_root)
@@ -142,6 +144,11 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def _all_sha256(*hashes: bytes) -> bool:
+    """Every value has a SHA-256 digest's length (the RFC's algorithm alone would not check)."""
+    return all(len(h) == 32 for h in hashes)
 
 
 class Frontier:

@@ -370,12 +370,12 @@ SWEEP_MAX = 64
 PUBLISHED_LEAVES = [rfc_leaf(d) for d in RFC6962_INPUTS]
 
 
-def sweep_root(size: int) -> bytes:
-    """Reference root of the first `size` sweep leaves."""
-    return _SWEEP_ROOTS[size]
-
-
 _SWEEP_ROOTS = [rfc_mth(SWEEP_LEAVES[:n]) for n in range(101)]
+
+
+def sweep_root(size: int) -> bytes:
+    """Reference root (rfc_mth) of the first `size` sweep leaves, for size 0..100."""
+    return _SWEEP_ROOTS[size]
 
 
 def verdicts(kind: str, *args) -> tuple[bool, bool]:
@@ -583,14 +583,18 @@ _DATA_LEAF = rfc_leaf(b"data")
     (_DATA_LEAF, _DATA_LEAF, True),
     (_DATA_LEAF, b"", False),
     (b"", _DATA_LEAF, False),
-    # Go rejects this row only because of its hash-length check ("Wrong hash size"); the
-    # RFC 9162 §2.1.3.2 algorithm has no such check, and neither verifier here rejects it.
-    pytest.param(b"", b"", False, marks=pytest.mark.xfail(
-        strict=True, reason="published probe needs a 32-byte length check the RFC lacks")),
-], ids=["good", "empty-leaf", "empty-root", "both-empty"])
+], ids=["good", "empty-leaf", "empty-root"])
 def test_published_single_entry_inclusion(root, leaf, ok):
     """TestVerifyInclusionSingleEntry: in a 1-leaf tree the root is the leaf hash."""
     assert verdicts("inclusion", leaf, 0, 1, [], root) == (ok, ok)
+
+
+def test_project_verifiers_reject_hashes_that_are_not_32_bytes():
+    """TestVerifyInclusionSingleEntry's "Wrong hash size" row: the RFC algorithm alone accepts an
+    empty leaf equal to an empty root; the project's verifiers check hash lengths as Go does."""
+    assert not verify_inclusion(b"", 0, 1, [], b"")
+    assert not verify_inclusion(SOME_HASH, 1, 2, [b"short"], SOME_HASH)
+    assert not verify_consistency(1, 2, SOME_HASH[:31], SOME_HASH, [SOME_HASH])
 
 
 @pytest.mark.parametrize("index, size", [(0, 0), (0, 1), (1, 0), (2, 1)])
