@@ -1,10 +1,13 @@
 """The `cookiegate` command: Flask's CLI with the app built by create_app."""
 from __future__ import annotations
 
+import threading
+
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
 from flask_migrate import upgrade
+from werkzeug.serving import make_server, run_simple
 
 from cookiegate import create_app
 from cookiegate.ledger.cli import ledger_cli
@@ -22,16 +25,24 @@ main.add_command(site_cli)
 
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=int,
+              help="cookiegate's port; the demo shop pages use the next one.")
 @click.option("--no-serve", is_flag=True, help="Set up the database and demo sites, then stop.")
 def demo_command(host: str, port: int, no_serve: bool) -> None:
-    """Create the SQLite database, seed the two demo shops and serve them."""
-    from cookiegate.sites.demo import seed_demo_sites
+    """Create the SQLite database, seed the two demo shops and serve them, with the shops' own
+    pages (another origin, embedding the banner) on the next port."""
+    from cookiegate.sites.demo import allow_demo_origin, seed_demo_sites
+    from cookiegate.sites.demo_shop import create_demo_shop
 
     upgrade()
     for slug, created in seed_demo_sites():
         click.echo(f"{'created' if created else 'kept'} demo site {slug}")
+    shop_origin = f"http://{host}:{port + 1}"
+    allow_demo_origin(shop_origin)
     if no_serve:
         return
+    shop = make_server(host, port + 1, create_demo_shop(f"http://{host}:{port}"), threaded=True)
+    threading.Thread(target=shop.serve_forever, name="demo-shop", daemon=True).start()
     click.echo(f"Privacy centres: http://{host}:{port}/s/petite-vie/ and http://{host}:{port}/s/les-fleurs/")
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    click.echo(f"Shop pages with the embedded banner: {shop_origin}/petite-vie/ and {shop_origin}/les-fleurs/")
+    run_simple(host, port, current_app._get_current_object(), threaded=True)

@@ -73,6 +73,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register(app: Flask) -> None:
     from cookiegate.banner.views import bp as banner_bp
+    from cookiegate.banner import embed_views  # noqa: F401  (adds the embed routes to the banner blueprint)
     from cookiegate.banner.filters import bp as filters_bp
     from cookiegate.ledger.views import bp as ledger_bp
 

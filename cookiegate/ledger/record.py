@@ -96,9 +96,11 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
                    language: str, interaction: Interaction, context: Context, gpc: bool = False,
                    consent_mode: dict[str, str] | None = None, actor: str = "visitor",
                    source: str = "browser", account_id: int | None = None,
-                   email_hmac: str | None = None) -> RecordedEvent:
+                   email_hmac: str | None = None, event_id: str | None = None) -> RecordedEvent:
     """Record one decision as a sealed, hashed event and commit. Sequencing into the site's
-    Merkle log happens later, in batches (see `log.sequence_pending`)."""
+    Merkle log happens later, in batches (see `log.sequence_pending`). A caller that may send
+    the same decision twice passes its own event_id (a UUID): the second insert then fails on
+    the unique event id instead of recording the decision twice."""
     if notice.site_id != site.id:
         raise ValidationError("The notice belongs to another site.")
     if language not in site.languages:
@@ -113,7 +115,7 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     salt = os.urandom(16)
     leaf_doc = {
         "v": LEAF_SCHEMA,
-        "event_id": str(uuid.uuid4()),
+        "event_id": event_id or str(uuid.uuid4()),
         "site": site.slug,
         "type": kind,
         "subject": {"consent_id": consent_id},

@@ -97,7 +97,7 @@ DEMO_SITES = [
      "what_en": "The words and photos you add to a card remain yours; we use them only to print your card.",
      "extra": [_cookie("_pin_unauth", "Pinterest", "marketing", 365, "Toont kaartideeën op Pinterest die passen bij je bezoek.", "Shows card ideas on Pinterest matched to your visit.", True)]},
     {"slug": "les-fleurs", "name": "Les Fleurs", "email": "privacy@les-fleurs.example",
-     "address": "Bloemenmarkt 3, 1012 AB Amsterdam", "origin": "http://127.0.0.1:5002",
+     "address": "Bloemenmarkt 3, 1012 AB Amsterdam", "origin": "http://127.0.0.1:5001",
      "what_nl": "Voor een bezorging bewaren we ook naam en adres van de ontvanger en de tekst op het kaartje.",
      "what_en": "For a delivery we also keep the recipient's name and address and the message on the card.",
      "extra": [_cookie("delivery_slot", "Les Fleurs", "necessary", 1, "Onthoudt het gekozen bezorgmoment tijdens het afrekenen.", "Remembers the chosen delivery time during checkout.")]},
@@ -119,3 +119,12 @@ def seed_demo_sites() -> list[tuple[str, bool]]:
                     categories=CATEGORIES, cookies=cookies, allowed_origins=[spec["origin"]])
         done.append((spec["slug"], True))
     return done
+
+
+def allow_demo_origin(origin: str) -> None:
+    """Declare the demo shop pages' origin for both demo sites (the port can be chosen)."""
+    for spec in DEMO_SITES:
+        site = db.session.execute(select(Site).where(Site.slug == spec["slug"])).scalar_one()
+        if origin not in site.allowed_origins:
+            site.allowed_origins = [*site.allowed_origins, origin]
+    db.session.commit()

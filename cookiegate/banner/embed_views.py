@@ -1,0 +1,88 @@
+"""The embed endpoints on the banner blueprint: the script and the cross-origin decision post."""
+from __future__ import annotations
+
+from flask import Response, current_app, g, jsonify, request, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from cookiegate.banner.embed import banner_config, parse_embedded_decision, render_banner_script
+from cookiegate.banner.services import optional_categories
+from cookiegate.banner.views import bp
+from cookiegate.errors import CookiegateError, NotFound, ValidationError
+from cookiegate.extensions import csrf, db, limiter
+from cookiegate.ledger.models import ConsentEvent
+from cookiegate.ledger.record import Context, Interaction, record_consent
+from cookiegate.sites.services import notice_by_hash
+
+
+@bp.get("/banner.js")
+def banner_script():
+    requested = request.args.get("lang")
+    fixed = requested in g.site.languages
+    lang = requested if fixed else (request.accept_languages.best_match(g.site.languages) or g.site.default_language)
+    config = banner_config(site=g.site, notice=g.notice, content=g.content, lang=lang, fixed=fixed, urls={
+        "script": url_for(".banner_script", _external=True), "post": url_for(".receive_decision", _external=True),
+        "privacy": url_for(".cookies", lang=lang, _external=True)})
+    body, etag = render_banner_script(config)
+    response = Response(body, mimetype="text/javascript")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"  # always revalidate: a new notice shows at once
+    response.headers["Vary"] = "Accept-Language"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response.make_conditional(request)
+
+
+def _cors(response: Response, origin: str) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+def _json_error(error: CookiegateError, status: int | None = None) -> Response:
+    response = jsonify(error.to_dict())
+    response.status_code = status or error.status
+    return response
+
+
+@bp.route("/consent.json", methods=["POST", "OPTIONS"])
+@csrf.exempt  # cross-origin, cookieless: guarded by the declared-origin check instead
+@limiter.limit(lambda: current_app.config["CONSENT_RATE_LIMIT"], methods=["POST"])
+def receive_decision():
+    origin = request.headers.get("Origin", "")
+    if origin not in g.site.allowed_origins:
+        return _json_error(CookiegateError("This origin is not declared for the site.",
+                                           fields={"Origin": "add it to the site's allowed origins"}), 403)
+    if request.method == "OPTIONS":
+        return _cors(Response(status=204), origin)
+    try:
+        decision = parse_embedded_decision(request.get_data(), languages=g.site.languages,
+                                           optional=optional_categories(g.content))
+        notice = notice_by_hash(g.site, decision.notice_sha256)
+    except NotFound:
+        return _cors(_json_error(ValidationError("Unknown notice.", fields={"notice": "not a notice of this site"})), origin)
+    except ValidationError as error:
+        return _cors(_json_error(error), origin)
+    existing = _existing(decision.event_id)
+    if existing is None:
+        try:
+            event = record_consent(
+                site=g.site, notice=notice, consent_id=decision.consent_id, choices=decision.choices,
+                language=decision.lang, event_id=decision.event_id,
+                interaction=Interaction(channel="banner", action=decision.action, layer=decision.layer),
+                context=Context(origin=origin, path=decision.path, ip=request.remote_addr,
+                                user_agent=request.user_agent.string),
+                gpc=decision.gpc or request.headers.get("Sec-GPC") == "1", consent_mode=decision.consent_mode)
+            return _cors(jsonify({"event_id": event.event_id, "type": event.kind}), origin), 201
+        except IntegrityError:  # the same decision arrived twice at once
+            db.session.rollback()
+            existing = _existing(decision.event_id)
+    if existing is None or existing.site_id != g.site.id or existing.consent_id != decision.consent_id:
+        return _cors(_json_error(CookiegateError("This event id is taken."), 409), origin)
+    return _cors(jsonify({"event_id": existing.event_id, "type": existing.kind, "duplicate": True}), origin)
+
+
+def _existing(event_id: str) -> ConsentEvent | None:
+    return db.session.execute(select(ConsentEvent).where(ConsentEvent.event_id == event_id)).scalar()
