@@ -5,10 +5,11 @@ import hashlib
 import os
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from cookiegate.canonical import canonical_json, loads
 from cookiegate.errors import ValidationError
@@ -84,12 +85,27 @@ def classify_event(previous: dict[str, Any] | None, decisions: dict[str, dict[st
     return "updated"
 
 
+# Statements built once: the hot path only binds parameters (no per-call SQL construction).
+_EVENTS = ConsentEvent.__table__
+_PREVIOUS_LEAF = (select(_EVENTS.c.leaf)
+                  .where(_EVENTS.c.site_id == bindparam("site_id"), _EVENTS.c.consent_id == bindparam("consent_id"))
+                  .order_by(_EVENTS.c.id.desc()).limit(1))
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_PERSONAL = insert(EventPersonal.__table__)
+_INSERT_PENDING = insert(PendingEvent.__table__)
+
+
 def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
-    leaf = db.session.execute(
-        select(ConsentEvent.leaf).where(ConsentEvent.site_id == site_id,
-                                        ConsentEvent.consent_id == consent_id)
-        .order_by(ConsentEvent.id.desc()).limit(1)).scalar()
+    """The subject's latest decision on this site, as its leaf document."""
+    leaf = db.session.connection().execute(
+        _PREVIOUS_LEAF, {"site_id": site_id, "consent_id": consent_id}).scalar()
     return loads(leaf) if leaf else None
+
+
+@lru_cache(maxsize=256)
+def notice_document(sha256: str, content: str) -> dict[str, Any]:
+    """A notice's parsed content; notices are immutable, so it is parsed once per process."""
+    return loads(content)
 
 
 def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict[str, bool],
@@ -105,7 +121,7 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
         raise ValidationError("The notice belongs to another site.")
     if language not in site.languages:
         raise ValidationError("Unsupported language.", fields={"language": "not offered by this site"})
-    content = loads(notice.content)
+    content = notice_document(notice.sha256, notice.content)
     decisions = category_decisions(site, content, choices)
     previous = previous_leaf(site.id, consent_id)
     kind = classify_event(previous, decisions, interaction.action, notice.sha256)
@@ -132,12 +148,13 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     }
     leaf = canonical_json(leaf_doc)
     digest = leaf_hash(leaf)
-    event_pk = db.session.execute(insert(ConsentEvent).values(
-        site_id=site.id, event_id=leaf_doc["event_id"], consent_id=consent_id, kind=kind,
-        created_at=now, notice_sha256=notice.sha256, leaf=leaf.decode(), leaf_hash=digest,
-        seal=current_keys().seal(digest)).returning(ConsentEvent.id)).scalar_one()
-    db.session.execute(insert(EventPersonal).values(event_pk=event_pk, salt=salt, data=personal))
-    db.session.execute(insert(PendingEvent).values(event_pk=event_pk, site_id=site.id))
+    connection = db.session.connection()
+    event_pk = connection.execute(_INSERT_EVENT, {
+        "site_id": site.id, "event_id": leaf_doc["event_id"], "consent_id": consent_id, "kind": kind,
+        "created_at": now, "notice_sha256": notice.sha256, "leaf": leaf.decode(), "leaf_hash": digest,
+        "seal": current_keys().seal(digest)}).scalar_one()
+    connection.execute(_INSERT_PERSONAL, {"event_pk": event_pk, "salt": salt, "data": personal})
+    connection.execute(_INSERT_PENDING, {"event_pk": event_pk, "site_id": site.id})
     db.session.commit()
     return RecordedEvent(pk=event_pk, event_id=leaf_doc["event_id"], kind=kind, leaf=leaf_doc,
                          leaf_hash=digest)
