@@ -9,12 +9,14 @@ class CookiegateError(Exception):
     status = 400
 
     def __init__(self, message: str, *, fields: dict[str, str] | None = None):
+        # Messages may be lazy translations: they render in the reader's language when shown.
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
 
     def to_dict(self) -> dict[str, object]:
-        return {"error": self.code, "message": self.message, "fields": self.fields}
+        return {"error": self.code, "message": str(self.message),
+                "fields": {name: str(text) for name, text in self.fields.items()}}
 
 
 class ValidationError(CookiegateError):

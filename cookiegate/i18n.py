@@ -1,6 +1,8 @@
 """Language choice and catalogue compilation."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -45,7 +47,8 @@ def compile_catalogues(directory: Path) -> None:
             continue
         with po_path.open("rb") as handle:
             catalog = read_po(handle)
-        tmp = mo_path.with_suffix(".mo.tmp")
-        with tmp.open("wb") as handle:
+        # A unique temporary name: several workers may compile at the same start.
+        fd, tmp = tempfile.mkstemp(dir=mo_path.parent, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as handle:
             write_mo(handle, catalog)
-        tmp.replace(mo_path)
+        os.replace(tmp, mo_path)

@@ -119,14 +119,15 @@ def _csrf_error(error: CSRFError):
 
 
 def _http_error(error: HTTPException):
-    messages = {
-        404: gettext("There is no page at this address."),
-        405: gettext("This address does not accept this kind of request."),
-        429: gettext("Too many requests in a short time. Wait a minute and try again."),
+    titles = {
+        400: (gettext("Bad request"), gettext("The request could not be handled.")),
+        404: (gettext("Page not found"), gettext("There is no page at this address.")),
+        405: (gettext("Method not allowed"), gettext("This address does not accept this kind of request.")),
+        429: (gettext("Too many requests"), gettext("Too many requests in a short time. Wait a minute and try again.")),
     }
-    return render_template("errors/error.html", title=f"{error.code} {error.name}",
-                           message=messages.get(error.code, gettext("The request could not be handled.")),
-                           fields={}), error.code
+    title, message = titles.get(error.code, (gettext("Something went wrong"),
+                                             gettext("The request could not be handled.")))
+    return render_template("errors/error.html", title=title, message=message, fields={}), error.code
 
 
 def _start_sequencer(app: Flask) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from cookiegate import create_app
@@ -55,12 +56,22 @@ def pg_url(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production: `g`, the cached locale and
+    the database session never carry over from the test's own context or an earlier request."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def build_test_app(database_url: str, instance: Path, **extra):
     from flask_migrate import upgrade
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
                       "SECRET_KEY": "test-secret", "LEDGER_KEY_FILE": str(instance / "ledger.pem"),
                       "LEDGER_SEQUENCE_INTERVAL": 0, "SERVER_NAME": None, **extra})
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()
     return app

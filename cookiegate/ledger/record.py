@@ -9,6 +9,7 @@ from functools import lru_cache
 from datetime import timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, insert, select
 
 from cookiegate.canonical import canonical_json, loads
@@ -65,7 +66,7 @@ def category_decisions(site: Site, notice_content: dict[str, Any],
             decisions[key] = {"granted": bool(choices.get(key, False)), "basis": "consent"}
     unknown = set(choices) - set(decisions)
     if unknown:
-        raise ValidationError("Unknown consent category.", fields={k: "unknown category" for k in unknown})
+        raise ValidationError(_l("Unknown consent category."), fields={k: _l("unknown category") for k in unknown})
     return decisions
 
 
@@ -118,9 +119,9 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     the same decision twice passes its own event_id (a UUID): the second insert then fails on
     the unique event id instead of recording the decision twice."""
     if notice.site_id != site.id:
-        raise ValidationError("The notice belongs to another site.")
+        raise ValidationError(_l("The notice belongs to another site."))
     if language not in site.languages:
-        raise ValidationError("Unsupported language.", fields={"language": "not offered by this site"})
+        raise ValidationError(_l("Unsupported language."), fields={"language": _l("not offered by this site")})
     content = notice_document(notice.sha256, notice.content)
     decisions = category_decisions(site, content, choices)
     previous = previous_leaf(site.id, consent_id)

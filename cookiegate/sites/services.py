@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask_babel import force_locale, gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from cookiegate.canonical import canonical_json, loads
@@ -40,32 +41,32 @@ def validate_site(*, slug: str, name: str, languages: list[str], default_languag
     """Raise ValidationError naming every field that is wrong."""
     fields: dict[str, str] = {}
     if not SLUG_RE.match(slug or ""):
-        fields["slug"] = "lower-case letters, digits and dashes, 1 to 64 characters"
+        fields["slug"] = _l("lower-case letters, digits and dashes, 1 to 64 characters")
     if not (name or "").strip():
-        fields["name"] = "required"
+        fields["name"] = _l("required")
     if not languages or set(languages) - set(SUPPORTED_LANGUAGES):
-        fields["languages"] = f"choose from {', '.join(SUPPORTED_LANGUAGES)}"
+        fields["languages"] = _l("choose from %(languages)s", languages=", ".join(SUPPORTED_LANGUAGES))
     elif default_language not in languages:
-        fields["default_language"] = "must be one of the site's languages"
+        fields["default_language"] = _l("must be one of the site's languages")
     if not 1 <= consent_lifetime_days <= MAX_CONSENT_LIFETIME_DAYS:
-        fields["consent_lifetime_days"] = f"between 1 and {MAX_CONSENT_LIFETIME_DAYS} days (13 months)"
+        fields["consent_lifetime_days"] = _l("between 1 and %(days)d days (13 months)", days=MAX_CONSENT_LIFETIME_DAYS)
     for lang in languages or []:
         for key in ("banner_title", "banner_body", "statement"):
             if not texts.get(lang, {}).get(key):
-                fields[f"texts.{lang}.{key}"] = "required"
+                fields[f"texts.{lang}.{key}"] = _l("required")
     keys = [c["key"] for c in categories]
     if "necessary" not in keys or set(keys) - set(CATEGORY_KEYS) or len(set(keys)) != len(keys):
-        fields["categories"] = f"each of {', '.join(CATEGORY_KEYS)} at most once, necessary included"
+        fields["categories"] = _l("each of %(keys)s at most once, necessary included", keys=", ".join(CATEGORY_KEYS))
     for c in categories:
         if any(not c.get("texts", {}).get(lang, {}).get("name") for lang in languages or []):
-            fields[f"categories.{c['key']}"] = "a name and description in every language"
+            fields[f"categories.{c['key']}"] = _l("a name and description in every language")
     for i, cookie in enumerate(cookies):
         if cookie.get("category") not in keys:
-            fields[f"cookies.{i}.category"] = "must be one of the site's categories"
+            fields[f"cookies.{i}.category"] = _l("must be one of the site's categories")
         if not cookie.get("name") or not cookie.get("provider"):
-            fields[f"cookies.{i}"] = "name and provider are required"
+            fields[f"cookies.{i}"] = _l("name and provider are required")
     if fields:
-        raise ValidationError("The site's settings are incomplete.", fields=fields)
+        raise ValidationError(_l("The site's settings are incomplete."), fields=fields)
 
 
 def create_site(*, slug: str, name: str, languages: list[str], default_language: str,
@@ -78,7 +79,7 @@ def create_site(*, slug: str, name: str, languages: list[str], default_language:
                   consent_lifetime_days=consent_lifetime_days, texts=texts,
                   categories=categories, cookies=cookies)
     if db.session.execute(select(Site.id).where(Site.slug == slug)).first():
-        raise Conflict("A site with this name already exists.", fields={"slug": "already taken"})
+        raise Conflict(_l("A site with this name already exists."), fields={"slug": _l("already taken")})
     site = Site(slug=slug, name=name, languages=languages, default_language=default_language,
                 policy_version=policy_version, controller=controller, texts=texts,
                 consent_lifetime_days=consent_lifetime_days, analytics_exempt=analytics_exempt,
@@ -124,7 +125,7 @@ def _insert_notice(site: Site) -> Notice:
         previous = loads(latest.content)
         previous["version"] = version
         if canonical_json(previous) == content:
-            raise Conflict(f"Nothing changed since notice version {latest.version}.")
+            raise Conflict(_l("Nothing changed since notice version %(version)d.", version=latest.version))
     notice = Notice(site_id=site.id, version=version, content=content.decode(),
                     sha256=hashlib.sha256(content).hexdigest())
     db.session.add(notice)
@@ -142,7 +143,7 @@ def publish_notice(*, site: Site) -> Notice:
 def site_by_slug(slug: str) -> Site:
     site = db.session.execute(select(Site).where(Site.slug == slug)).scalar()
     if site is None:
-        raise NotFound("No such site.")
+        raise NotFound(_l("No such site."))
     return site
 
 
@@ -155,7 +156,7 @@ def notice_by_hash(site: Site, sha256: str) -> Notice:
     notice = db.session.execute(select(Notice).where(Notice.site_id == site.id,
                                                      Notice.sha256 == sha256)).scalar()
     if notice is None:
-        raise NotFound("No such notice.")
+        raise NotFound(_l("No such notice."))
     return notice
 
 
@@ -163,7 +164,7 @@ def notice_by_version(site: Site, version: int) -> Notice:
     notice = db.session.execute(select(Notice).where(Notice.site_id == site.id,
                                                      Notice.version == version)).scalar()
     if notice is None:
-        raise NotFound("No such notice version.")
+        raise NotFound(_l("No such notice version."))
     return notice
 
 
