@@ -72,9 +72,10 @@ def choices_for_action(*, action: str, optional: list[str], selected: dict[str, 
 
 def initial_choices(*, optional: list[str], state: ConsentState | None, gpc: bool) -> dict[str, bool]:
     """What the preferences form shows: nothing ticked for a new visitor, the current choice for a
-    returning one; with Global Privacy Control, tracking and marketing start off."""
+    returning one; with Global Privacy Control, tracking and marketing start off unless the current
+    choice was itself made under the signal (then it was an explicit opt-in)."""
     current = {key: bool(state and state.choices.get(key)) for key in optional}
-    if gpc:
+    if gpc and not (state and state.gpc):
         for key in ("tracking", "marketing"):
             if key in current:
                 current[key] = False

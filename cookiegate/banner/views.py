@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from urllib.parse import unquote, urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template,
                    request, url_for)
@@ -64,9 +65,11 @@ def _consent_current() -> bool:
 
 
 def safe_return_path(value: str | None) -> str:
-    """Only paths inside this site's privacy centre; anything else goes home."""
+    """Only paths inside this site's privacy centre; anything else goes home. No dot segments
+    (a browser resolves /s/shop/../other/ to another site) and no control characters."""
     home = url_for("banner.home")
-    if value and value.startswith(home) and "//" not in value and "\\" not in value:
+    if (value and value.startswith(home) and "//" not in value and "\\" not in value
+            and value.isprintable() and not {".", ".."} & set(unquote(urlsplit(value).path).split("/"))):
         return value
     return home
 
