@@ -1,8 +1,9 @@
 """Template filters for the hosted pages."""
 from __future__ import annotations
 
+from babel import Locale
 from flask import Blueprint
-from flask_babel import format_datetime, ngettext, gettext
+from flask_babel import format_datetime, get_locale, gettext, ngettext
 
 from cookiegate.timeutil import parse_iso
 
@@ -25,3 +26,11 @@ def lifetime(days: int | None) -> str:
 def when(value: str) -> str:
     """An ISO 8601 UTC time from a ledger record, in the reader's language (UTC)."""
     return format_datetime(parse_iso(value), "long")
+
+
+@bp.app_template_filter("language_name")
+def language_name(code: str, in_language: str | None = None) -> str:
+    """A language's name in the reader's language, or in `in_language` (a switcher names each
+    language in itself: "Nederlands", "English")."""
+    name = Locale.parse(code).get_display_name(Locale.parse(in_language or str(get_locale())))
+    return name[:1].upper() + name[1:]
