@@ -67,11 +67,7 @@ def sequence_pending(*, site_id: int, origin: str, batch_size: int = 2000,
 def _sequence_batch(site_id: int, origin: str, batch_size: int, keys: LedgerKeys) -> int:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(8675309, :site)"), {"site": site_id})
-    pending = db.session.execute(
-        select(PendingEvent.event_pk, ConsentEvent.leaf_hash, ConsentEvent.seal)
-        .join(ConsentEvent, ConsentEvent.id == PendingEvent.event_pk)
-        .where(PendingEvent.site_id == site_id)
-        .order_by(PendingEvent.event_pk).limit(batch_size)).all()
+    pending = _sealed_pending(site_id, batch_size, keys)
     if not pending:
         db.session.rollback()
         return 0
@@ -79,9 +75,7 @@ def _sequence_batch(site_id: int, origin: str, batch_size: int, keys: LedgerKeys
     size = last.tree_size if last else 0
     frontier = load_frontier(site_id, size)
     entries, nodes, appended = [], [], []
-    for event_pk, digest, seal in pending:
-        if not keys.seal_valid(digest, seal):
-            continue  # not written by this deployment: never sequenced; `ledger verify` reports it
+    for event_pk, digest in pending:
         entries.append({"site_id": site_id, "seq": frontier.size, "event_pk": event_pk, "leaf_hash": digest})
         nodes += [{"site_id": site_id, "level": lv, "idx": ix, "hash": h} for lv, ix, h in frontier.append(digest)]
         appended.append(event_pk)
@@ -98,6 +92,27 @@ def _sequence_batch(site_id: int, origin: str, batch_size: int, keys: LedgerKeys
     db.session.execute(delete(PendingEvent).where(PendingEvent.event_pk.in_(appended)))
     db.session.commit()
     return len(entries)
+
+
+def _sealed_pending(site_id: int, batch_size: int, keys: LedgerKeys) -> list[tuple[int, bytes]]:
+    """Up to batch_size pending (event_pk, leaf_hash) of a site, oldest first, skipping rows whose
+    seal is invalid: those were not written by this deployment, are never sequenced, stay
+    pending and are reported by `ledger verify`; they must not hold up the events behind them."""
+    sealed: list[tuple[int, bytes]] = []
+    after = None
+    while len(sealed) < batch_size:
+        query = (select(PendingEvent.event_pk, ConsentEvent.leaf_hash, ConsentEvent.seal)
+                 .join(ConsentEvent, ConsentEvent.id == PendingEvent.event_pk)
+                 .where(PendingEvent.site_id == site_id)
+                 .order_by(PendingEvent.event_pk).limit(batch_size))
+        if after is not None:
+            query = query.where(PendingEvent.event_pk > after)
+        rows = db.session.execute(query).all()
+        sealed += [(pk, digest) for pk, digest, seal in rows if keys.seal_valid(digest, seal)]
+        if len(rows) < batch_size:
+            break
+        after = rows[-1].event_pk
+    return sealed[:batch_size]
 
 
 def sequence_all(*, origin_base: str, batch_size: int = 2000) -> int:

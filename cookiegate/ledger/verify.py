@@ -75,7 +75,8 @@ def verify_log(*, site: Site, keys: LedgerKeys) -> VerifyReport:
     _compare_nodes(site.id, computed_nodes, report)
     report.entries = frontier.size
     for cp in checkpoints[next_checkpoint:]:
-        report.add(f"the checkpoint signed at size {cp.tree_size} covers entries that are missing")
+        report.add(f"the checkpoint signed at size {cp.tree_size} covers entries that are missing "
+                   f"(from #{frontier.size})")
     covered = checkpoints[-1].tree_size if checkpoints else 0
     if frontier.size > covered:
         report.add(f"entries #{covered}..#{frontier.size - 1} are covered by no signed checkpoint")
