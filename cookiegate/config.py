@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,10 +64,19 @@ def ensure_secret(path: Path, nbytes: int = 32) -> str:
     """Return the secret stored at path, creating it (mode 0600) on first start."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(nbytes))
-    return path.read_text().strip()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker starting at the same moment created it
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(nbytes))
+    for _ in range(50):  # the creator may not have written it yet
+        secret = path.read_text().strip()
+        if secret:
+            return secret
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty: remove it and start again")
 
 
 def engine_options(url: str) -> dict[str, object]:

@@ -37,7 +37,7 @@ def build_app(overrides: dict[str, Any] | None) -> Flask:
     _init_extensions(app)
     _register(app)
     if app.config["LEDGER_SEQUENCE_INTERVAL"] and not app.config.get("TESTING"):
-        _start_sequencer(app)
+        _start_sequencer_on_first_request(app)
     return app
 
 
@@ -130,8 +130,19 @@ def _http_error(error: HTTPException):
     return render_template("errors/error.html", title=title, message=message, fields={}), error.code
 
 
+def _start_sequencer_on_first_request(app: Flask) -> None:
+    """Only processes that serve requests sequence: CLI commands (db upgrade, ledger verify)
+    build the app too and must not start a background writer."""
+    started = threading.Lock()
+
+    @app.before_request
+    def start_sequencer() -> None:
+        if "cookiegate.sequencer_stop" not in app.extensions and started.acquire(blocking=False):
+            _start_sequencer(app)
+
+
 def _start_sequencer(app: Flask) -> None:
-    """Sequence and sign pending events every few seconds, in each app process."""
+    """Sequence and sign pending events every few seconds, in each serving process."""
     from cookiegate.ledger.log import sequence_all
 
     interval = float(app.config["LEDGER_SEQUENCE_INTERVAL"])

@@ -115,13 +115,14 @@ def save_consent():
         return redirect(url_for(".preferences", next=safe_return_path(form.next.data), **{"from": "banner"}), 303)
     choices = choices_for_action(action=action, optional=optional, selected=form.selected())
     gpc = request.headers.get("Sec-GPC") == "1"
-    consent_id = g.consent.consent_id if g.consent else str(uuid.uuid4())
+    new_subject = g.consent is None
+    consent_id = str(uuid.uuid4()) if new_subject else g.consent.consent_id
     event = record_consent(
         site=g.site, notice=g.notice, consent_id=consent_id, choices=choices, language=str(get_locale()),
         interaction=Interaction(channel=form.channel.data, action=action, layer=int(form.layer.data)),
         context=Context(origin=request.host_url.rstrip("/"), path=safe_return_path(form.next.data),
                         ip=request.remote_addr, user_agent=request.user_agent.string),
-        gpc=gpc)
+        gpc=gpc, new_subject=new_subject)
     state = ConsentState(consent_id=consent_id, notice_version=g.notice.version, choices=choices,
                          event_id=event.event_id, decided_at=int(time.time()), gpc=gpc)
     flash(gettext("Your choice has been saved."))

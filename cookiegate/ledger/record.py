@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -10,14 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, text
 
 from cookiegate.canonical import canonical_json, loads
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.merkle import leaf_hash
-from cookiegate.ledger.models import ConsentEvent, EventPersonal, PendingEvent
+from cookiegate.ledger.models import ConsentEvent, EventPersonal
 from cookiegate.privacy import truncate_ip, user_agent_family
 from cookiegate.sites.models import Notice, Site
 from cookiegate.timeutil import iso, utcnow
@@ -93,7 +94,28 @@ _PREVIOUS_LEAF = (select(_EVENTS.c.leaf)
                   .order_by(_EVENTS.c.id.desc()).limit(1))
 _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 _INSERT_PERSONAL = insert(EventPersonal.__table__)
-_INSERT_PENDING = insert(PendingEvent.__table__)
+# PostgreSQL: an event and its personal fields in one round trip (a data-modifying CTE).
+_PG_INSERT_BOTH = text("""
+    WITH event AS (
+        INSERT INTO consent_event (site_id, event_id, consent_id, kind, created_at, notice_sha256,
+                                   leaf, leaf_hash, seal)
+        VALUES (:site_id, :event_id, :consent_id, :kind, :created_at, :notice_sha256,
+                :leaf, :leaf_hash, :seal)
+        RETURNING id)
+    INSERT INTO event_personal (event_pk, salt, data)
+    SELECT id, :salt, CAST(:data AS JSON) FROM event
+    RETURNING event_pk""")
+
+
+def insert_event_rows(event: dict[str, Any], salt: bytes, personal: dict[str, Any]) -> int:
+    """Insert the event and its personal fields; returns the event's key. The database marks
+    the event pending for the sequencer itself (trigger consent_event_pending, migration 0002)."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_PG_INSERT_BOTH, {**event, "salt": salt, "data": json.dumps(personal)}).scalar_one()
+    event_pk = connection.execute(_INSERT_EVENT, event).scalar_one()
+    connection.execute(_INSERT_PERSONAL, {"event_pk": event_pk, "salt": salt, "data": personal})
+    return event_pk
 
 
 def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
@@ -113,18 +135,20 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
                    language: str, interaction: Interaction, context: Context, gpc: bool = False,
                    consent_mode: dict[str, str] | None = None, actor: str = "visitor",
                    source: str = "browser", account_id: int | None = None,
-                   email_hmac: str | None = None, event_id: str | None = None) -> RecordedEvent:
+                   email_hmac: str | None = None, event_id: str | None = None,
+                   new_subject: bool = False) -> RecordedEvent:
     """Record one decision as a sealed, hashed event and commit. Sequencing into the site's
     Merkle log happens later, in batches (see `log.sequence_pending`). A caller that may send
     the same decision twice passes its own event_id (a UUID): the second insert then fails on
-    the unique event id instead of recording the decision twice."""
+    the unique event id instead of recording the decision twice. `new_subject=True` says the
+    caller has just minted consent_id, so there is no history to look up."""
     if notice.site_id != site.id:
         raise ValidationError(_l("The notice belongs to another site."))
     if language not in site.languages:
         raise ValidationError(_l("Unsupported language."), fields={"language": _l("not offered by this site")})
     content = notice_document(notice.sha256, notice.content)
     decisions = category_decisions(site, content, choices)
-    previous = previous_leaf(site.id, consent_id)
+    previous = None if new_subject else previous_leaf(site.id, consent_id)
     kind = classify_event(previous, decisions, interaction.action, notice.sha256)
     now = utcnow()
     personal = {"ip_prefix": truncate_ip(context.ip), "ua_family": user_agent_family(context.user_agent),
@@ -149,13 +173,10 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     }
     leaf = canonical_json(leaf_doc)
     digest = leaf_hash(leaf)
-    connection = db.session.connection()
-    event_pk = connection.execute(_INSERT_EVENT, {
+    event_pk = insert_event_rows({
         "site_id": site.id, "event_id": leaf_doc["event_id"], "consent_id": consent_id, "kind": kind,
         "created_at": now, "notice_sha256": notice.sha256, "leaf": leaf.decode(), "leaf_hash": digest,
-        "seal": current_keys().seal(digest)}).scalar_one()
-    connection.execute(_INSERT_PERSONAL, {"event_pk": event_pk, "salt": salt, "data": personal})
-    connection.execute(_INSERT_PENDING, {"event_pk": event_pk, "site_id": site.id})
+        "seal": current_keys().seal(digest)}, salt, personal)
     db.session.commit()
     return RecordedEvent(pk=event_pk, event_id=leaf_doc["event_id"], kind=kind, leaf=leaf_doc,
                          leaf_hash=digest)

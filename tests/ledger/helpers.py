@@ -143,7 +143,7 @@ def edited_leaf(leaf: str) -> str:
 def forge_event(sql: Tamperer, template: LoggedEvent, *, pending: bool = False) -> LoggedEvent:
     """Insert a copy of a genuine event under a new event id with one decision flipped: columns
     and leaf hash are consistent, only the seal is made without the deployment's key.
-    With pending=True it is also queued for sequencing."""
+    With pending=True it is queued for sequencing, else it is left out of the queue."""
     doc = loads(edited_leaf(template.leaf))
     doc["event_id"] = str(uuid.uuid4())
     leaf = canonical_json(doc)
@@ -153,7 +153,11 @@ def forge_event(sql: Tamperer, template: LoggedEvent, *, pending: bool = False) 
              "notice_sha256, :leaf, :digest, :seal FROM consent_event WHERE id = :template RETURNING id",
              event_id=doc["event_id"], leaf=leaf.decode(), digest=digest, seal=os.urandom(32),
              template=template.pk).scalar_one()
+    # The consent_event_pending trigger queues every insert where triggers run (SQLite here;
+    # the PostgreSQL tamper connection runs without them): end in the requested state either way.
     if pending:
-        sql("INSERT INTO ledger_pending (event_pk, site_id) "
-            "SELECT id, site_id FROM consent_event WHERE id = :pk", pk=pk)
+        sql("INSERT INTO ledger_pending (event_pk, site_id) SELECT id, site_id FROM consent_event "
+            "WHERE id = :pk AND NOT EXISTS (SELECT 1 FROM ledger_pending WHERE event_pk = :pk)", pk=pk)
+    else:
+        sql("DELETE FROM ledger_pending WHERE event_pk = :pk", pk=pk)
     return LoggedEvent(seq=-1, pk=pk, event_id=doc["event_id"], leaf=leaf.decode(), leaf_hash=digest)
