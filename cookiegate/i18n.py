@@ -33,6 +33,8 @@ def select_locale() -> str:
 def remember_language(response):
     """Keep an explicit ?lang= choice in a cookie so the next page speaks the same language."""
     chosen = request.args.get("lang")
+    if response.mimetype != "text/html":
+        return response  # banner.js?lang= is fetched by shop pages: not a reader's choice
     if chosen and chosen in offered_languages() and request.cookies.get(LANGUAGE_COOKIE) != chosen:
         response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="Lax",
                             secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)

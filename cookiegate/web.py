@@ -106,7 +106,13 @@ def _security_headers(response):
     return response
 
 
+def _wants_json() -> bool:
+    return request.path.endswith(".json") or request.path.startswith("/api/")
+
+
 def _service_error(error: CookiegateError):
+    if _wants_json():
+        return error.to_dict(), error.status
     return render_template("errors/error.html", title=gettext("Something is not right"),
                            message=error.message, fields=error.fields), error.status
 
@@ -127,6 +133,9 @@ def _http_error(error: HTTPException):
     }
     title, message = titles.get(error.code, (gettext("Something went wrong"),
                                              gettext("The request could not be handled.")))
+    if _wants_json():
+        return {"error": (error.name or "error").lower().replace(" ", "_"), "message": message,
+                "fields": {}}, error.code
     return render_template("errors/error.html", title=title, message=message, fields={}), error.code
 
 

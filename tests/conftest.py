@@ -151,6 +151,7 @@ class LiveServer:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.server_close()  # free the port at once (a restart may reuse it)
         self.thread.join(5)
 
 

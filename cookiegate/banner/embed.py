@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import rcssmin
 import rjsmin
@@ -22,6 +22,8 @@ SOURCE_DIR = Path(__file__).resolve().parents[2] / "static" / "banner"
 PLACEHOLDER = "__COOKIEGATE_CONFIG__"
 EMBED_COOKIE = "cg_consent"
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# The notice's interface labels the script shows (only these travel: every byte is gzipped and loaded).
+SCRIPT_LABELS = ("accept_all", "reject_all", "choose", "save_selection", "always_on", "preferences_title")
 
 
 @lru_cache(maxsize=4)
@@ -54,7 +56,8 @@ def banner_config(*, site: Site, notice: Notice, content: dict[str, Any], lang: 
         "site": site.slug, "version": notice.version, "notice": notice.sha256, "lang": lang,
         "langs": site.languages, "fixed": fixed, "days": site.consent_lifetime_days, "cookie": EMBED_COOKIE,
         "script": urls["script"], "post": urls["post"], "privacy": urls["privacy"],
-        "t": {"title": texts["banner_title"], "body": texts["banner_body"], **labels, **chrome},
+        "t": {"title": texts["banner_title"], "body": texts["banner_body"],
+              **{key: labels[key] for key in SCRIPT_LABELS}, **chrome},
         "cats": [{"key": c["key"], "exempt": c["exempt"], "name": c["texts"][lang]["name"],
                   "text": c["texts"][lang]["description"]} for c in content["categories"]],
         "cookies": cookies,
@@ -91,8 +94,11 @@ CONSENT_MODE_KEYS = {"ad_storage", "ad_user_data", "ad_personalization", "analyt
                      "functionality_storage", "personalization_storage", "security_storage"}
 
 
-def parse_embedded_decision(raw: bytes, *, languages: list[str], optional: list[str]) -> EmbeddedDecision:
-    """Validate the JSON body the banner script posts; ValidationError names each bad field."""
+def parse_embedded_decision(raw: bytes, *, languages: list[str],
+                            optional_for: Callable[[str], list[str] | None]) -> EmbeddedDecision:
+    """Validate the JSON body the banner script posts; ValidationError names each bad field.
+    `optional_for(sha256)` gives the optional categories of the site's notice with that hash (the
+    notice the visitor was shown, maybe an older one), or None for no notice of the site."""
     try:
         data = json.loads(raw or b"null")
     except ValueError:
@@ -102,20 +108,27 @@ def parse_embedded_decision(raw: bytes, *, languages: list[str], optional: list[
     fields: dict[str, str] = {}
     for name in ("id", "consent_id"):
         try:
-            uuid.UUID(str(data.get(name)), version=4)
-        except ValueError:
+            uuid.UUID(data.get(name))
+        except (TypeError, ValueError, AttributeError):  # not a string, or not a UUID
             fields[name] = "must be a UUID"
-    if not SHA256_RE.match(str(data.get("notice", ""))):
+    optional = None
+    if not isinstance(data.get("notice"), str) or not SHA256_RE.fullmatch(data["notice"]):
         fields["notice"] = "must be the sha256 of the notice shown"
+    elif (optional := optional_for(data["notice"])) is None:
+        fields["notice"] = "not a notice of this site"
     if data.get("lang") not in languages:
         fields["lang"] = f"one of {', '.join(languages)}"
     if data.get("action") not in ("accept_all", "reject_all", "save_selection", "withdraw"):
         fields["action"] = "accept_all, reject_all, save_selection or withdraw"
-    if data.get("layer") not in (1, 2):
+    if type(data.get("layer")) is not int or data["layer"] not in (1, 2):  # true == 1 in Python
         fields["layer"] = "1 or 2"
     choices = data.get("choices")
-    if not isinstance(choices, dict) or set(choices) != set(optional) or not all(isinstance(v, bool) for v in choices.values()):
-        fields["choices"] = f"true or false for each of {', '.join(optional)}"
+    if (not isinstance(choices, dict) or not all(isinstance(v, bool) for v in choices.values())
+            or (optional is not None and set(choices) != set(optional))):
+        listed = ", ".join(optional) if optional else "the notice's optional categories"
+        fields["choices"] = f"true or false for each of {listed}"
+    if not isinstance(data.get("gpc", False), bool):
+        fields["gpc"] = "true or false"
     mode = data.get("consent_mode")
     if mode is not None and (not isinstance(mode, dict) or not set(mode) <= CONSENT_MODE_KEYS
                              or not all(v in ("granted", "denied") for v in mode.values())):

@@ -6,13 +6,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cookiegate.banner.embed import banner_config, parse_embedded_decision, render_banner_script
-from cookiegate.banner.services import optional_categories
+from cookiegate.banner.services import notice_content, optional_categories
 from cookiegate.banner.views import bp
-from cookiegate.errors import CookiegateError, NotFound, ValidationError
+from cookiegate.errors import Conflict, CookiegateError, NotFound, ValidationError
 from cookiegate.extensions import csrf, db, limiter
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.record import Context, Interaction, record_consent
 from cookiegate.sites.services import notice_by_hash
+
+
+class OriginNotAllowed(CookiegateError):
+    code = "origin_not_allowed"
+    status = 403
 
 
 @bp.get("/banner.js")
@@ -41,9 +46,9 @@ def _cors(response: Response, origin: str) -> Response:
     return response
 
 
-def _json_error(error: CookiegateError, status: int | None = None) -> Response:
+def _json_error(error: CookiegateError) -> Response:
     response = jsonify(error.to_dict())
-    response.status_code = status or error.status
+    response.status_code = error.status
     return response
 
 
@@ -53,18 +58,16 @@ def _json_error(error: CookiegateError, status: int | None = None) -> Response:
 def receive_decision():
     origin = request.headers.get("Origin", "")
     if origin not in g.site.allowed_origins:
-        return _json_error(CookiegateError("This origin is not declared for the site.",
-                                           fields={"Origin": "add it to the site's allowed origins"}), 403)
+        return _json_error(OriginNotAllowed("This origin is not declared for the site.",
+                                            fields={"Origin": "add it to the site's allowed origins"}))
     if request.method == "OPTIONS":
         return _cors(Response(status=204), origin)
     try:
         decision = parse_embedded_decision(request.get_data(), languages=g.site.languages,
-                                           optional=optional_categories(g.content))
-        notice = notice_by_hash(g.site, decision.notice_sha256)
-    except NotFound:
-        return _cors(_json_error(ValidationError("Unknown notice.", fields={"notice": "not a notice of this site"})), origin)
+                                           optional_for=_optional_categories_of)
     except ValidationError as error:
         return _cors(_json_error(error), origin)
+    notice = notice_by_hash(g.site, decision.notice_sha256)
     existing = _existing(decision.event_id)
     if existing is None:
         try:
@@ -80,8 +83,17 @@ def receive_decision():
             db.session.rollback()
             existing = _existing(decision.event_id)
     if existing is None or existing.site_id != g.site.id or existing.consent_id != decision.consent_id:
-        return _cors(_json_error(CookiegateError("This event id is taken."), 409), origin)
+        return _cors(_json_error(Conflict("This event id is taken.", fields={"id": "already used"})), origin)
     return _cors(jsonify({"event_id": existing.event_id, "type": existing.kind, "duplicate": True}), origin)
+
+
+def _optional_categories_of(sha256: str) -> list[str] | None:
+    """The optional categories of the site's notice with this hash (choices are checked against
+    the notice the visitor was shown, which may be an older one)."""
+    try:
+        return optional_categories(notice_content(notice_by_hash(g.site, sha256)))
+    except NotFound:
+        return None
 
 
 def _existing(event_id: str) -> ConsentEvent | None:

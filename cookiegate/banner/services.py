@@ -11,7 +11,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from cookiegate.canonical import loads
 from cookiegate.sites.models import Notice, Site
 
-CONSENT_COOKIE = "cg_consent"
+# The privacy centre's own cookie (on cookiegate's origin, path /s/<site>/). The embedded
+# banner keeps the shop-origin cookie cg_consent (embed.EMBED_COOKIE); one host may serve both.
+CONSENT_COOKIE = "cg_centre"
 ACTIONS = ("accept_all", "reject_all", "save_selection", "withdraw")
 
 

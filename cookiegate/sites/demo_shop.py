@@ -5,6 +5,8 @@ marketing iframe and a Consent Mode tag. It is demo tooling: no database, nothin
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, abort, render_template, request
 from flask_babel import Babel
 
@@ -14,13 +16,14 @@ from cookiegate.sites.demo import DEMO_SITES
 SHOP_LANGUAGES = ("nl", "en")
 
 
-def create_demo_shop(consent_url: str) -> Flask:
-    """The shop app; `consent_url` is where cookiegate answers (another origin)."""
+def create_demo_shop(consent_url: str, shops: Mapping[str, str] | None = None) -> Flask:
+    """The shop app; `consent_url` is where cookiegate answers (another origin). `shops` maps
+    slug -> shop name for the pages to serve (default: the demo sites)."""
     shop = Flask("cookiegate_demo_shop", template_folder=str(PROJECT_ROOT / "templates"),
                  static_folder=str(PROJECT_ROOT / "static" / "demo_shop"), static_url_path="/assets")
     shop.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "translations")
     Babel(shop, locale_selector=_page_language)
-    names = {spec["slug"]: spec["name"] for spec in DEMO_SITES}
+    names = dict(shops) if shops is not None else {spec["slug"]: spec["name"] for spec in DEMO_SITES}
 
     @shop.get("/")
     def index():

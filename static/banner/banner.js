@@ -148,7 +148,9 @@
 
   // --- deciding --------------------------------------------------------------------------------
   function decide(action, layer, picked) {
-    var before = current ? current.c : {};
+    // The last choice, even one made under an older notice: its cookies may still be there.
+    var before = state ? state.c : {};
+    var focused = root.activeElement;
     var choices = {};
     optional.forEach(function (key) {
       choices[key] = action === 'accept_all' || (action === 'save_selection' && !!picked[key]);
@@ -161,8 +163,9 @@
       layer: layer, choices: choices, gpc: gpc, consent_mode: mode, path: location.pathname }]));
     flush();
     hide(banner);
+    show(settingsButton);  // before closeDialog, so focus can return to it
     closeDialog();
-    show(settingsButton);
+    if (focused && banner.contains(focused)) settingsButton.focus();
     listeners.forEach(function (fn) { fn(api.consent()); });
     var revoked = optional.filter(function (key) { return before[key] && !choices[key]; });
     if (revoked.length) {
@@ -234,8 +237,10 @@
       button(T.reject_all, function () { decide('reject_all', 2); })
     ])]));
     dialog.querySelector('.close').setAttribute('aria-label', T.close);
-    dialog.addEventListener('keydown', trapFocus);
-    return h('div', { 'class': 'overlay', hidden: '' }, [dialog]);
+    // The overlay takes focus on a click anywhere in it, so the trap keeps working after a click.
+    var layer = h('div', { 'class': 'overlay', tabindex: '-1', hidden: '' }, [dialog]);
+    layer.addEventListener('keydown', trapFocus);
+    return layer;
   }
 
   function trapFocus(e) {
@@ -270,13 +275,14 @@
   function render() {
     var host = d.createElement('cookiegate-banner');
     host.setAttribute('style', 'all:initial!important');
+    host.lang = C.lang;  // the texts' language, whatever the page speaks
     root = host.attachShadow({ mode: 'open' });
     banner = buildBanner();
     overlay = buildDialog();
     settingsButton = button(T.settings, openDialog, 'settings');
     settingsButton.hidden = true;
     [h('style', { text: C.css }), banner, overlay, settingsButton].forEach(function (el) { root.appendChild(el); });
-    d.body.appendChild(host);
+    d.body.insertBefore(host, d.body.firstChild); // first in focus order, fixed on screen
     if (current) show(settingsButton); else { show(banner); mark('visible'); }
   }
 

@@ -7,6 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from cookiegate.banner.services import CONSENT_COOKIE
+
 from cookiegate.sites.services import current_notice, publish_notice
 from tests.banner.conftest import OPTIONAL, decisions, site_events
 
@@ -93,7 +95,7 @@ def test_choice_without_javascript_is_recorded_once(new_context, live_server, si
     assert page.locator("section.cg-banner").count() == 0
     assert page.locator(".cg-flash").count() == 1
 
-    cookie = next(c for c in page.context.cookies() if c["name"] == "cg_consent")
+    cookie = next(c for c in page.context.cookies() if c["name"] == CONSENT_COOKIE)
     assert cookie["path"] == home and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert abs(cookie["expires"] - (time.time() + 182 * 86400)) < 120
 
