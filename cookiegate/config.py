@@ -32,11 +32,13 @@ DEFAULTS: dict[str, object] = {
     # Seconds between background sequencing runs in each app process; 0 disables the thread.
     "LEDGER_SEQUENCE_INTERVAL": 1.0,
     "LEDGER_ORIGIN": "cookiegate",
+    # How long a process may serve a site and its current notice from memory (see sites/cache.py).
+    "SITE_CACHE_SECONDS": 2.0,
 }
 
 # Settings whose environment value is JSON (lists, numbers, booleans, dicts).
 _JSON_KEYS = {"LANGUAGES", "SQLALCHEMY_ENGINE_OPTIONS", "PROXY_HOPS", "LEDGER_SEQUENCE_INTERVAL",
-              "SESSION_COOKIE_SECURE"}
+              "SESSION_COOKIE_SECURE", "SITE_CACHE_SECONDS"}
 
 
 def from_environment(environ: dict[str, str]) -> dict[str, object]:

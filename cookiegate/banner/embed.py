@@ -13,6 +13,7 @@ from typing import Any, Callable
 import rcssmin
 import rjsmin
 from flask_babel import force_locale, gettext
+from flask_babel import lazy_gettext as _l
 
 from cookiegate.banner.filters import lifetime
 from cookiegate.errors import ValidationError
@@ -102,42 +103,42 @@ def parse_embedded_decision(raw: bytes, *, languages: list[str],
     try:
         data = json.loads(raw or b"null")
     except ValueError:
-        raise ValidationError("The body must be JSON.") from None
+        raise ValidationError(_l("The body must be JSON.")) from None
     if not isinstance(data, dict):
-        raise ValidationError("The body must be a JSON object.")
+        raise ValidationError(_l("The body must be a JSON object."))
     fields: dict[str, str] = {}
     for name in ("id", "consent_id"):
         try:
             uuid.UUID(data.get(name))
         except (TypeError, ValueError, AttributeError):  # not a string, or not a UUID
-            fields[name] = "must be a UUID"
+            fields[name] = _l("must be a UUID")
     optional = None
     if not isinstance(data.get("notice"), str) or not SHA256_RE.fullmatch(data["notice"]):
-        fields["notice"] = "must be the sha256 of the notice shown"
+        fields["notice"] = _l("must be the sha256 of the notice shown")
     elif (optional := optional_for(data["notice"])) is None:
-        fields["notice"] = "not a notice of this site"
+        fields["notice"] = _l("not a notice of this site")
     if data.get("lang") not in languages:
-        fields["lang"] = f"one of {', '.join(languages)}"
+        fields["lang"] = _l("one of %(languages)s", languages=", ".join(languages))
     if data.get("action") not in ("accept_all", "reject_all", "save_selection", "withdraw"):
-        fields["action"] = "accept_all, reject_all, save_selection or withdraw"
+        fields["action"] = _l("accept_all, reject_all, save_selection or withdraw")
     if type(data.get("layer")) is not int or data["layer"] not in (1, 2):  # true == 1 in Python
-        fields["layer"] = "1 or 2"
+        fields["layer"] = _l("1 or 2")
     choices = data.get("choices")
     if (not isinstance(choices, dict) or not all(isinstance(v, bool) for v in choices.values())
             or (optional is not None and set(choices) != set(optional))):
         listed = ", ".join(optional) if optional else "the notice's optional categories"
-        fields["choices"] = f"true or false for each of {listed}"
+        fields["choices"] = _l("true or false for each of %(categories)s", categories=listed)
     if not isinstance(data.get("gpc", False), bool):
-        fields["gpc"] = "true or false"
+        fields["gpc"] = _l("true or false")
     mode = data.get("consent_mode")
     if mode is not None and (not isinstance(mode, dict) or not set(mode) <= CONSENT_MODE_KEYS
                              or not all(v in ("granted", "denied") for v in mode.values())):
-        fields["consent_mode"] = "Consent Mode v2 parameters, each granted or denied"
+        fields["consent_mode"] = _l("Consent Mode v2 parameters, each granted or denied")
     path = data.get("path")
     if path is not None and (not isinstance(path, str) or not path.startswith("/") or len(path) > 2000):
-        fields["path"] = "the page's path, starting with /"
+        fields["path"] = _l("the page's path, starting with /")
     if fields:
-        raise ValidationError("The decision is incomplete or malformed.", fields=fields)
+        raise ValidationError(_l("The decision is incomplete or malformed."), fields=fields)
     return EmbeddedDecision(event_id=str(uuid.UUID(data["id"])), consent_id=str(uuid.UUID(data["consent_id"])),
                             notice_sha256=data["notice"], lang=data["lang"], action=data["action"],
                             layer=data["layer"], choices=choices, gpc=data.get("gpc") is True,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, g, jsonify, request, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,6 +13,7 @@ from cookiegate.errors import Conflict, CookiegateError, NotFound, ValidationErr
 from cookiegate.extensions import csrf, db, limiter
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.record import Context, Interaction, record_consent
+from cookiegate.sites.models import Notice
 from cookiegate.sites.services import notice_by_hash
 
 
@@ -58,8 +60,8 @@ def _json_error(error: CookiegateError) -> Response:
 def receive_decision():
     origin = request.headers.get("Origin", "")
     if origin not in g.site.allowed_origins:
-        return _json_error(OriginNotAllowed("This origin is not declared for the site.",
-                                            fields={"Origin": "add it to the site's allowed origins"}))
+        return _json_error(OriginNotAllowed(_l("This origin is not declared for the site."),
+                                            fields={"Origin": _l("add it to the site's allowed origins")}))
     if request.method == "OPTIONS":
         return _cors(Response(status=204), origin)
     try:
@@ -67,31 +69,34 @@ def receive_decision():
                                            optional_for=_optional_categories_of)
     except ValidationError as error:
         return _cors(_json_error(error), origin)
-    notice = notice_by_hash(g.site, decision.notice_sha256)
+    notice = _shown_notice(decision.notice_sha256)
+    try:
+        event = record_consent(
+            site=g.site, notice=notice, consent_id=decision.consent_id, choices=decision.choices,
+            language=decision.lang, event_id=decision.event_id,
+            interaction=Interaction(channel="banner", action=decision.action, layer=decision.layer),
+            context=Context(origin=origin, path=decision.path, ip=request.remote_addr,
+                            user_agent=request.user_agent.string),
+            gpc=decision.gpc or request.headers.get("Sec-GPC") == "1", consent_mode=decision.consent_mode)
+        return _cors(jsonify({"event_id": event.event_id, "type": event.kind}), origin), 201
+    except IntegrityError:  # a resend (or a twin arriving at once): the event id is taken
+        db.session.rollback()
     existing = _existing(decision.event_id)
-    if existing is None:
-        try:
-            event = record_consent(
-                site=g.site, notice=notice, consent_id=decision.consent_id, choices=decision.choices,
-                language=decision.lang, event_id=decision.event_id,
-                interaction=Interaction(channel="banner", action=decision.action, layer=decision.layer),
-                context=Context(origin=origin, path=decision.path, ip=request.remote_addr,
-                                user_agent=request.user_agent.string),
-                gpc=decision.gpc or request.headers.get("Sec-GPC") == "1", consent_mode=decision.consent_mode)
-            return _cors(jsonify({"event_id": event.event_id, "type": event.kind}), origin), 201
-        except IntegrityError:  # the same decision arrived twice at once
-            db.session.rollback()
-            existing = _existing(decision.event_id)
     if existing is None or existing.site_id != g.site.id or existing.consent_id != decision.consent_id:
-        return _cors(_json_error(Conflict("This event id is taken.", fields={"id": "already used"})), origin)
+        return _cors(_json_error(Conflict(_l("This event id is taken."), fields={"id": _l("already used")})), origin)
     return _cors(jsonify({"event_id": existing.event_id, "type": existing.kind, "duplicate": True}), origin)
+
+
+def _shown_notice(sha256: str) -> Notice:
+    """The site's notice with this hash: usually the current one, already loaded."""
+    return g.notice if sha256 == g.notice.sha256 else notice_by_hash(g.site, sha256)
 
 
 def _optional_categories_of(sha256: str) -> list[str] | None:
     """The optional categories of the site's notice with this hash (choices are checked against
     the notice the visitor was shown, which may be an older one)."""
     try:
-        return optional_categories(notice_content(notice_by_hash(g.site, sha256)))
+        return optional_categories(notice_content(_shown_notice(sha256)))
     except NotFound:
         return None
 

@@ -1,14 +1,16 @@
 """The consent form: one form for the banner's first layer and the preferences layer."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from functools import lru_cache
+
 from wtforms import BooleanField, HiddenField, SubmitField
 from wtforms.validators import AnyOf, Optional
 
 from cookiegate.banner.services import ACTIONS
+from cookiegate.forms import CookiegateForm
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(CookiegateForm):
     """Buttons name the action; category switches are added per site by `consent_form`."""
 
     next = HiddenField(validators=[Optional()])
@@ -37,7 +39,11 @@ class ConsentForm(FlaskForm):
 
 def consent_form(optional: list[str], **kwargs) -> ConsentForm:
     """A ConsentForm with one switch per optional category of the site's notice."""
-    attrs = {f"category_{key}": BooleanField(default=False) for key in optional}
+    return _form_class(tuple(optional))(**kwargs)
+
+
+@lru_cache(maxsize=64)
+def _form_class(optional: tuple[str, ...]) -> type[ConsentForm]:
+    attrs: dict[str, object] = {f"category_{key}": BooleanField(default=False) for key in optional}
     attrs["category_keys"] = list(optional)
-    form_class = type("SiteConsentForm", (ConsentForm,), attrs)
-    return form_class(**kwargs)
+    return type("SiteConsentForm", (ConsentForm,), attrs)

@@ -8,8 +8,8 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from cookiegate.canonical import loads
 from cookiegate.sites.models import Notice, Site
+from cookiegate.sites.services import notice_document
 
 # The privacy centre's own cookie (on cookiegate's origin, path /s/<site>/). The embedded
 # banner keeps the shop-origin cookie cg_consent (embed.EMBED_COOKIE); one host may serve both.
@@ -85,4 +85,5 @@ def initial_choices(*, optional: list[str], state: ConsentState | None, gpc: boo
 
 
 def notice_content(notice: Notice) -> dict[str, Any]:
-    return loads(notice.content)
+    """The notice's content (parsed once per process; read only)."""
+    return notice_document(notice)

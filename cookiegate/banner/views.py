@@ -20,16 +20,14 @@ from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.receipts import issue_receipt
 from cookiegate.ledger.record import Context, Interaction, record_consent
 from cookiegate.ledger.log import ensure_sequenced
-from cookiegate.sites.services import (current_notice, notice_by_hash, notice_by_version,
-                                       notice_history, site_by_slug)
+from cookiegate.sites.services import notice_by_hash, notice_by_version, notice_history, site_and_notice
 
 bp = Blueprint("banner", __name__, url_prefix="/s/<site_slug>")
 
 
 @bp.url_value_preprocessor
 def load_site(_endpoint, values):
-    g.site = site_by_slug(values.pop("site_slug"))
-    g.notice = current_notice(g.site)
+    g.site, g.notice = site_and_notice(values.pop("site_slug"))
     g.content = notice_content(g.notice)
     g.consent = read_consent_cookie(secret=current_app.config["SECRET_KEY"], site=g.site,
                                     value=request.cookies.get(CONSENT_COOKIE))

@@ -6,7 +6,6 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from cookiegate.ledger.merkle import leaf_hash
 from cookiegate.ledger.models import ConsentEvent, EventPersonal
 from cookiegate.privacy import truncate_ip, user_agent_family
 from cookiegate.sites.models import Notice, Site
+from cookiegate.sites.services import notice_document
 from cookiegate.timeutil import iso, utcnow
 
 LEAF_SCHEMA = 1
@@ -125,12 +125,6 @@ def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
     return loads(leaf) if leaf else None
 
 
-@lru_cache(maxsize=256)
-def notice_document(sha256: str, content: str) -> dict[str, Any]:
-    """A notice's parsed content; notices are immutable, so it is parsed once per process."""
-    return loads(content)
-
-
 def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict[str, bool],
                    language: str, interaction: Interaction, context: Context, gpc: bool = False,
                    consent_mode: dict[str, str] | None = None, actor: str = "visitor",
@@ -146,7 +140,7 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
         raise ValidationError(_l("The notice belongs to another site."))
     if language not in site.languages:
         raise ValidationError(_l("Unsupported language."), fields={"language": _l("not offered by this site")})
-    content = notice_document(notice.sha256, notice.content)
+    content = notice_document(notice)
     decisions = category_decisions(site, content, choices)
     previous = None if new_subject else previous_leaf(site.id, consent_id)
     kind = classify_event(previous, decisions, interaction.action, notice.sha256)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cookiegate.extensions import db
+from cookiegate.sites import cache
 from cookiegate.sites.models import Site
 from cookiegate.sites.services import create_site
 
@@ -127,4 +128,5 @@ def allow_demo_origin(origin: str) -> None:
         site = db.session.execute(select(Site).where(Site.slug == spec["slug"])).scalar_one()
         if origin not in site.allowed_origins:
             site.allowed_origins = [*site.allowed_origins, origin]
+        cache.forget(site.slug)
     db.session.commit()

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Any
 
+from flask import current_app
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from cookiegate.canonical import canonical_json, loads
 from cookiegate.errors import Conflict, NotFound, ValidationError
 from cookiegate.extensions import db
+from cookiegate.sites import cache
 from cookiegate.sites.models import (CATEGORY_KEYS, MAX_CONSENT_LIFETIME_DAYS, Category,
                                      CookieDeclaration, Notice, Site)
 
@@ -137,7 +140,31 @@ def publish_notice(*, site: Site) -> Notice:
     names an older version are asked again."""
     notice = _insert_notice(site)
     db.session.commit()
+    cache.forget(site.slug)
     return notice
+
+
+def site_and_notice(slug: str) -> tuple[Site, Notice]:
+    """The site and its current notice, from this process's cache when it is fresh enough
+    (merged into the session without a query), else from the database."""
+    hit = cache.lookup(slug)
+    if hit is not None:
+        return db.session.merge(hit[0], load=False), db.session.merge(hit[1], load=False)
+    site = site_by_slug(slug)
+    notice = current_notice(site)
+    cache.remember(slug, site, notice, float(current_app.config["SITE_CACHE_SECONDS"]))
+    return site, notice
+
+
+@lru_cache(maxsize=256)
+def _parsed(sha256: str, content: str) -> dict[str, Any]:
+    return loads(content)
+
+
+def notice_document(notice: Notice) -> dict[str, Any]:
+    """A notice's content as a dict, parsed once per process (notices never change).
+    Shared between callers: read it, never modify it."""
+    return _parsed(notice.sha256, notice.content)
 
 
 def site_by_slug(slug: str) -> Site:
