@@ -183,7 +183,7 @@ def get_status(port: int, path: str) -> int | None:
 @pytest.mark.slow
 def test_run_command_serves_the_demo_from_a_fresh_venv(tmp_path):
     """The README's run command, verbatim, in a brand-new venv (everything from PyPI), with only
-    SQLite: both demo shops answer."""
+    SQLite: both demo shops' privacy centres answer, and their shop pages on the next port."""
     venv, instance, log_path = tmp_path / "venv", tmp_path / "instance", tmp_path / "demo.log"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     port = two_free_ports()
@@ -206,6 +206,9 @@ def test_run_command_serves_the_demo_from_a_fresh_venv(tmp_path):
         assert process.poll() is None, f"the run command exited {process.returncode}:\n{log_text}"
         assert not pending, f"not 200 within {INSTALL_AND_START_SECONDS}s: {statuses}\n{log_text}"
         assert (instance / "cookiegate.db").exists(), "the demo keeps its SQLite database in the instance folder"
+        for slug in DEMO_SITES:  # the shops' own pages, on the next port (another origin), embed the banner
+            assert get_status(port + 1, f"/{slug}/") == 200, log_text
+            assert get_status(port, f"/s/{slug}/banner.js") == 200, log_text
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
