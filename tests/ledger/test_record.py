@@ -69,3 +69,17 @@ def test_unknown_category_is_refused_and_nothing_is_written(site):
 def test_language_must_be_offered_by_the_site(site):
     with pytest.raises(ValidationError):
         record(site, language="de")
+
+
+def test_server_event_ids_are_time_ordered_uuid7(site):
+    import time as clock
+
+    from cookiegate.ledger.record import uuid7
+
+    first = uuid7()
+    clock.sleep(0.002)
+    later = uuid7()
+    assert uuid.UUID(first).version == uuid.UUID(later).version == 7
+    assert uuid.UUID(first).variant == uuid.RFC_4122
+    assert first < later  # a later millisecond sorts after
+    assert uuid.UUID(record(site).event_id).version == 7
