@@ -211,12 +211,18 @@ def test_keyboard_alone_opens_sets_saves_and_focus_is_trapped_and_returned(make_
 
 # --- 5: withdrawal ------------------------------------------------------------------------------
 
-def test_withdrawal_from_the_reopen_control_deletes_cookies_and_reloads(make_shop, new_page):
+def accepted_all(make_shop, new_page):
+    """A shop page on which the visitor accepted all and the event has arrived."""
     shop = make_shop()
     page = open_shop(new_page(), shop)
     page.locator(BANNER_BUTTONS).nth(0).click()
     wait_marked_ran(page)
     wait_events(shop.site, 1)
+    return shop, page
+
+
+def test_withdrawal_from_the_reopen_control_deletes_cookies_and_reloads(make_shop, new_page):
+    shop, page = accepted_all(make_shop, new_page)
     page.evaluate("window.sameDocument = 'yes'")
 
     page.locator(".settings").click()
@@ -239,11 +245,7 @@ def test_withdrawal_from_the_reopen_control_deletes_cookies_and_reloads(make_sho
 
 
 def test_changed_notice_asks_again_and_reject_clears_the_earlier_choices_cookies(make_shop, new_page):
-    shop = make_shop()
-    page = open_shop(new_page(), shop)
-    page.locator(BANNER_BUTTONS).nth(0).click()
-    wait_marked_ran(page)
-    wait_events(shop.site, 1)
+    shop, page = accepted_all(make_shop, new_page)
     shop.site.policy_version = "2027-01"
     publish_notice(site=shop.site)
 
