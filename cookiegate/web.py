@@ -161,7 +161,7 @@ def _start_sequencer(app: Flask) -> None:
         while not stop.wait(interval):
             with app.app_context():
                 try:
-                    sequence_all(origin_base=app.config["LEDGER_ORIGIN"])
+                    sequence_all(origin_base=app.config["LEDGER_ORIGIN"], until_empty=False)
                 except Exception:  # keep sequencing after a passing database fault
                     app.logger.exception("ledger sequencing failed")
                 finally:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import delete, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from cookiegate.errors import LedgerIntegrityError
@@ -115,23 +115,22 @@ def _sealed_pending(site_id: int, batch_size: int, keys: LedgerKeys) -> list[tup
     return sealed[:batch_size]
 
 
-def sequence_all(*, origin_base: str, batch_size: int = 2000) -> int:
-    """Sequence every site that has pending events, until none is left. Returns the count."""
+def sequence_all(*, origin_base: str, batch_size: int = 2000, until_empty: bool = True) -> int:
+    """Sequence every site that has pending events. Returns the count. until_empty=False makes
+    one pass (a batch per site): a scheduled sequencer must not spin while events keep arriving,
+    its batches simply grow with the load."""
     total = 0
     while True:
-        sites = db.session.execute(
-            select(PendingEvent.site_id, func.count()).group_by(PendingEvent.site_id)).all()
+        sites = db.session.execute(select(PendingEvent.site_id).distinct()).scalars().all()
         db.session.rollback()
-        if not sites:
-            return total
         done = 0
-        for site_id, _count in sites:
+        for site_id in sites:
             slug = db.session.get(Site, site_id).slug
             done += sequence_pending(site_id=site_id, origin=log_origin(origin_base, slug),
                                      batch_size=batch_size)
         total += done
-        if done == 0:
-            return total  # only unsealed rows are left; verify reports them
+        if not until_empty or done == 0:
+            return total  # done == 0: nothing, or only unsealed rows (verify reports them), is left
 
 
 def load_frontier(site_id: int, size: int) -> Frontier:
