@@ -1,7 +1,6 @@
 """Canonical JSON (RFC 8785, JCS): the one byte form that is hashed and signed."""
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -29,10 +28,6 @@ def canonical_json(value: Any) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False).encode("utf-8", "strict")
     return rfc8785.dumps(value)
-
-
-def canonical_sha256(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
 def loads(text: str | bytes) -> Any:

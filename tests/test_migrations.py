@@ -24,11 +24,11 @@ from alembic.config import Config
 import cookiegate.models  # noqa: F401  (every table on db.metadata)
 from cookiegate.config import normalise_database_url
 from cookiegate.extensions import db
+from cookiegate.ledger.models import APPEND_ONLY_TABLES
 from cookiegate.web import MIGRATIONS_DIR
 from tests.conftest import BACKENDS, create_pg_database, drop_pg_database, pg_url, require_postgres
 
 # The tables whose rows are never updated or deleted (DESIGN.md, "Never edited").
-APPEND_ONLY_TABLES = ("consent_event", "log_entry", "merkle_node", "checkpoint", "notice")
 TIMEOUT = 120
 
 

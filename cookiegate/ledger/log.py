@@ -42,11 +42,6 @@ def latest_checkpoint(site_id: int) -> Checkpoint | None:
         .order_by(Checkpoint.tree_size.desc()).limit(1)).scalar()
 
 
-def checkpoint_at(site_id: int, size: int) -> Checkpoint | None:
-    return db.session.execute(select(Checkpoint).where(
-        Checkpoint.site_id == site_id, Checkpoint.tree_size == size)).scalar()
-
-
 def sequence_pending(*, site_id: int, origin: str, batch_size: int = 2000,
                      keys: LedgerKeys | None = None) -> int:
     """Append up to batch_size pending events of a site to its log and sign a checkpoint.

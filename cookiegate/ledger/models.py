@@ -16,8 +16,6 @@ BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite only autoincremen
 
 APPEND_ONLY_TABLES = ("consent_event", "log_entry", "merkle_node", "checkpoint", "notice")
 
-EVENT_TYPES = ("given", "refused", "updated", "withdrawn", "renewed", "expired",
-               "subscribed", "unsubscribed")
 
 
 class ConsentEvent(db.Model):

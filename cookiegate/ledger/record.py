@@ -25,7 +25,7 @@ from cookiegate.sites.services import notice_document
 from cookiegate.timeutil import iso, utcnow
 
 LEAF_SCHEMA = 1
-CHANNELS = ("banner", "preferences", "account", "api", "email_link", "embed")
+CHANNELS = ("banner", "preferences", "account", "api", "email_link")
 ACTIONS = ("accept_all", "reject_all", "save_selection", "withdraw", "unsubscribe", "one_click",
            "subscribe", "confirm", "expire")
 
@@ -165,6 +165,7 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
         raise ValidationError(_l("The notice belongs to another site."))
     if language not in site.languages:
         raise ValidationError(_l("Unsupported language."), fields={"language": _l("not offered by this site")})
+    check_interaction(interaction)
     content = notice_document(notice)
     decisions = category_decisions(site, content, choices)
     previous = None if new_subject else previous_leaf(site.id, consent_id)
@@ -199,6 +200,19 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     db.session.commit()
     return RecordedEvent(pk=event_pk, event_id=leaf_doc["event_id"], kind=kind, leaf=leaf_doc,
                          leaf_hash=digest)
+
+
+def check_interaction(interaction: Interaction) -> None:
+    """A proof only ever names a known channel, action and layer."""
+    fields = {}
+    if interaction.channel not in CHANNELS:
+        fields["channel"] = _l("one of %(values)s", values=", ".join(CHANNELS))
+    if interaction.action not in ACTIONS:
+        fields["action"] = _l("one of %(values)s", values=", ".join(ACTIONS))
+    if interaction.layer not in (None, 1, 2):
+        fields["layer"] = _l("1, 2 or none")
+    if fields:
+        raise ValidationError(_l("Unknown interaction."), fields=fields)
 
 
 def personal_commitment(salt: bytes, personal: dict[str, Any]) -> str:

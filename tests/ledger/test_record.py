@@ -83,3 +83,16 @@ def test_server_event_ids_are_time_ordered_uuid7(site):
     assert uuid.UUID(first).variant == uuid.RFC_4122
     assert first < later  # a later millisecond sorts after
     assert uuid.UUID(record(site).event_id).version == 7
+
+
+@pytest.mark.parametrize("channel, action, layer, field", [
+    ("carrier-pigeon", "accept_all", 1, "channel"), ("banner", "shrug", 1, "action"), ("banner", "accept_all", 3, "layer")])
+def test_unknown_interaction_is_refused_and_nothing_is_written(site, channel, action, layer, field):
+    from cookiegate.ledger.record import Context, Interaction, record_consent
+
+    before = db.session.query(ConsentEvent).filter_by(site_id=site.id).count()
+    with pytest.raises(ValidationError) as raised:
+        record_consent(site=site, notice=current_notice(site), consent_id=str(uuid.uuid4()), choices={},
+                       language="nl", interaction=Interaction(channel, action, layer), context=Context())
+    assert set(raised.value.fields) == {field}
+    assert db.session.query(ConsentEvent).filter_by(site_id=site.id).count() == before
