@@ -80,14 +80,15 @@ def home():
 @bp.get("/privacy")
 def privacy():
     return render_template("banner/privacy.html", shown=g.notice, shown_content=g.content,
-                           history=notice_history(g.site))
+                           shown_lang=str(get_locale()), history=notice_history(g.site))
 
 
 @bp.get("/privacy/v<int:version>")
 def privacy_version(version: int):
     shown = notice_by_version(g.site, version)
-    return render_template("banner/privacy.html", shown=shown, shown_content=notice_content(shown),
-                           history=notice_history(g.site))
+    content = notice_content(shown)
+    return render_template("banner/privacy.html", shown=shown, shown_content=content,
+                           shown_lang=shown_language(content, str(get_locale())), history=notice_history(g.site))
 
 
 @bp.get("/cookies")
@@ -167,6 +168,12 @@ def _visitor_event() -> ConsentEvent | None:
 @bp.get("/notice/<sha256>")
 def notice(sha256: str):
     shown = notice_by_hash(g.site, sha256)
-    lang = request.args.get("lang") if request.args.get("lang") in g.site.languages else str(get_locale())
-    return render_template("banner/notice.html", shown=shown, shown_content=notice_content(shown),
-                           shown_lang=lang)
+    content = notice_content(shown)
+    lang = shown_language(content, request.args.get("lang") or str(get_locale()))
+    return render_template("banner/notice.html", shown=shown, shown_content=content, shown_lang=lang)
+
+
+def shown_language(content, wanted: str) -> str:
+    """The language to show an old notice in: the one asked for when that notice has it (a site
+    may have added or dropped a language since), else the notice's own default."""
+    return wanted if wanted in content["languages"] else content["default_language"]

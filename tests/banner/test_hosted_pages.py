@@ -426,3 +426,19 @@ def test_security_headers_and_nothing_from_other_hosts(visitor, site):
     assert "@import" not in css and not re.search(r"url\(\s*['\"]?(?!data:)", css)
     assert "mailto:" in html_of(visitor.get(url(site, "privacy")))  # the site's own contact link stays
 
+
+
+def test_an_older_notice_without_the_reader_language_shows_in_its_own_default(visitor, app_ctx):
+    """A site that added English later: its first notice has only Dutch, and still renders."""
+    from cookiegate.banner.services import notice_content
+
+    dutch_only = make_site(languages=["nl"], default_language="nl")
+    first = current_notice(dutch_only)
+    dutch_only.languages = ["nl", "en"]
+    publish_notice(site=dutch_only)
+    dutch = notice_content(first)["texts"]["nl"]
+    assert "en" not in notice_content(first)["languages"]
+    snapshot = visitor.get(f"/s/{dutch_only.slug}/notice/{first.sha256}?lang=en")
+    assert snapshot.status_code == 200 and dutch["banner_title"] in snapshot.get_data(as_text=True)
+    statement = visitor.get(f"/s/{dutch_only.slug}/privacy/v1?lang=en")
+    assert statement.status_code == 200 and dutch["statement"][0]["heading"] in statement.get_data(as_text=True)
