@@ -136,6 +136,20 @@ def test_first_layer_buttons_have_the_same_size_and_style(new_context, live_serv
                 assert other["style"] == first["style"], (viewport, query, name)
 
 
+def test_keyboard_reaches_the_banner_first(new_context, live_server, site):
+    """After the skip link, Tab goes through the banner before any of the page's links."""
+    page = new_context(javascript=True).new_page()  # reading document.activeElement needs JS
+    page.goto(f"{live_server.url}/s/{site.slug}/")
+    focused = []
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("""() => { const el = document.activeElement;
+            return [el.closest('.cg-banner') ? 'banner' : 'page', el.name || el.className]; }"""))
+    assert focused[0] == ["page", "cg-skip"]
+    assert focused[1:] == [["banner", ""], ["banner", "accept_all"], ["banner", "reject_all"],
+                           ["banner", "choose"]]  # the "which cookies?" link, then the buttons
+
+
 def test_banner_never_hides_the_page(new_context, live_server, site):
     page = new_context().new_page()
     for viewport in VIEWPORTS:
