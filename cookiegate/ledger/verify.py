@@ -44,7 +44,25 @@ class VerifyReport:
 
 
 def verify_log(*, site: Site, keys: LedgerKeys) -> VerifyReport:
-    """Verify one site's log; the report's first problem names the first bad entry."""
+    """Verify one site's log; the report's first problem names the first bad entry. The log is
+    read in one snapshot, so a batch sequenced meanwhile is seen whole or not at all."""
+    _begin_snapshot()
+    try:
+        return _verify(site, keys)
+    finally:
+        db.session.rollback()  # read-only: end the snapshot
+
+
+def _begin_snapshot() -> None:
+    db.session.commit()  # a fresh transaction whose first statement fixes the snapshot
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")  # pysqlite starts none for reads; WAL keeps its snapshot
+
+
+def _verify(site: Site, keys: LedgerKeys) -> VerifyReport:
     report = VerifyReport(site=site.slug)
     checkpoints = _checked_checkpoints(site, keys, report)
     frontier = Frontier()
