@@ -46,3 +46,27 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"Privacy centres: http://{host}:{port}/s/petite-vie/ and http://{host}:{port}/s/les-fleurs/")
     click.echo(f"Shop pages with the embedded banner: {shop_origin}/petite-vie/ and {shop_origin}/les-fleurs/")
     run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+@main.command("serve", with_appcontext=False)
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, envvar="COOKIEGATE_BIND",
+              help="Address and port (gunicorn syntax); env COOKIEGATE_BIND.")
+@click.option("--workers", default=2, show_default=True, type=int, envvar="COOKIEGATE_WORKERS",
+              help="Worker processes; env COOKIEGATE_WORKERS.")
+@click.option("--timeout", default=30, show_default=True, type=int, help="Seconds before a stuck worker is restarted.")
+def serve_command(bind: str, workers: int, timeout: int) -> None:
+    """Serve cookiegate with gunicorn for production. The database and every other setting come
+    from the COOKIEGATE_* environment (COOKIEGATE_DATABASE_URL for PostgreSQL); run
+    `cookiegate db upgrade` first. Each worker builds its own app after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {"bind": bind, "workers": workers, "timeout": timeout,
+                               "accesslog": "-", "errorlog": "-"}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app()
+
+    Server().run()
