@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,23 +63,27 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def ensure_secret(path: Path, nbytes: int = 32) -> str:
-    """Return the secret stored at path, creating it (mode 0600) on first start."""
+def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret stored at path; at first start it is created (mode 0600) from make(). The file
+    appears complete or not at all (written aside, then hard-linked into place), so workers
+    starting together all read the one value that won."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker starting at the same moment created it
-            pass
-        else:
             with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(nbytes))
-    for _ in range(50):  # the creator may not have written it yet
-        secret = path.read_text().strip()
-        if secret:
-            return secret
-        time.sleep(0.02)
-    raise RuntimeError(f"{path} is empty: remove it and start again")
+                handle.write(make())
+            os.link(draft, path)
+        except FileExistsError:  # another worker's secret got there first
+            pass
+        finally:
+            os.unlink(draft)
+    return path.read_text()
+
+
+def ensure_secret(path: Path, nbytes: int = 32) -> str:
+    """Return the secret stored at path, creating it on first start."""
+    return read_or_create_secret(path, lambda: secrets.token_hex(nbytes)).strip()
 
 
 def engine_options(url: str) -> dict[str, object]:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+
+from cookiegate.config import read_or_create_secret
 
 
 def b64url(data: bytes) -> str:
@@ -61,19 +62,9 @@ class LedgerKeys:
 def load_keys(*, pem: str | None, path: Path) -> LedgerKeys:
     """Load the key from PEM text, else from path, creating a new key file (0600) there."""
     if pem is None:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption())
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another worker created it first
-                pass
-            else:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(fresh)
-        pem = path.read_text()
+        pem = read_or_create_secret(path, lambda: Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode())
     private_key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(private_key, Ed25519PrivateKey):
         raise ValueError("the ledger key must be an Ed25519 private key")
