@@ -7,14 +7,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cookiegate.banner.embed import banner_config, parse_embedded_decision, render_banner_script
-from cookiegate.banner.services import notice_content, optional_categories
+from cookiegate.banner.services import optional_categories
 from cookiegate.banner.views import bp
 from cookiegate.errors import Conflict, CookiegateError, NotFound, ValidationError
 from cookiegate.extensions import csrf, db, limiter
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.record import Context, Interaction, record_consent
 from cookiegate.sites.models import Notice
-from cookiegate.sites.services import notice_by_hash
+from cookiegate.sites.services import notice_by_hash, notice_document
 
 
 class OriginNotAllowed(CookiegateError):
@@ -96,7 +96,7 @@ def _optional_categories_of(sha256: str) -> list[str] | None:
     """The optional categories of the site's notice with this hash (choices are checked against
     the notice the visitor was shown, which may be an older one)."""
     try:
-        return optional_categories(notice_content(_shown_notice(sha256)))
+        return optional_categories(notice_document(_shown_notice(sha256)))
     except NotFound:
         return None
 

@@ -9,7 +9,6 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from cookiegate.sites.models import Notice, Site
-from cookiegate.sites.services import notice_document
 
 # The privacy centre's own cookie (on cookiegate's origin, path /s/<site>/). The embedded
 # banner keeps the shop-origin cookie cg_consent (embed.EMBED_COOKIE); one host may serve both.
@@ -82,8 +81,3 @@ def initial_choices(*, optional: list[str], state: ConsentState | None, gpc: boo
             if key in current:
                 current[key] = False
     return current
-
-
-def notice_content(notice: Notice) -> dict[str, Any]:
-    """The notice's content (parsed once per process; read only)."""
-    return notice_document(notice)

@@ -11,8 +11,8 @@ from flask_babel import get_locale, gettext
 
 from cookiegate.banner.forms import consent_form
 from cookiegate.banner.services import (CONSENT_COOKIE, ConsentState, choices_for_action,
-                                        consent_cookie_value, initial_choices, notice_content,
-                                        optional_categories, read_consent_cookie)
+                                        consent_cookie_value, initial_choices, optional_categories,
+                                        read_consent_cookie)
 from cookiegate.canonical import loads
 from cookiegate.extensions import db, limiter
 from cookiegate.ledger.keys import current_keys
@@ -20,7 +20,8 @@ from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.receipts import issue_receipt
 from cookiegate.ledger.record import Context, Interaction, record_consent
 from cookiegate.ledger.log import ensure_sequenced
-from cookiegate.sites.services import notice_by_hash, notice_by_version, notice_history, site_and_notice
+from cookiegate.sites.services import (notice_by_hash, notice_by_version, notice_document, notice_history,
+                                       site_and_notice)
 
 bp = Blueprint("banner", __name__, url_prefix="/s/<site_slug>")
 
@@ -28,7 +29,7 @@ bp = Blueprint("banner", __name__, url_prefix="/s/<site_slug>")
 @bp.url_value_preprocessor
 def load_site(_endpoint, values):
     g.site, g.notice = site_and_notice(values.pop("site_slug"))
-    g.content = notice_content(g.notice)
+    g.content = notice_document(g.notice)
     g.consent = read_consent_cookie(secret=current_app.config["SECRET_KEY"], site=g.site,
                                     value=request.cookies.get(CONSENT_COOKIE))
 
@@ -86,7 +87,7 @@ def privacy():
 @bp.get("/privacy/v<int:version>")
 def privacy_version(version: int):
     shown = notice_by_version(g.site, version)
-    content = notice_content(shown)
+    content = notice_document(shown)
     return render_template("banner/privacy.html", shown=shown, shown_content=content,
                            shown_lang=shown_language(content, str(get_locale())), history=notice_history(g.site))
 
@@ -168,7 +169,7 @@ def _visitor_event() -> ConsentEvent | None:
 @bp.get("/notice/<sha256>")
 def notice(sha256: str):
     shown = notice_by_hash(g.site, sha256)
-    content = notice_content(shown)
+    content = notice_document(shown)
     lang = shown_language(content, request.args.get("lang") or str(get_locale()))
     return render_template("banner/notice.html", shown=shown, shown_content=content, shown_lang=lang)
 

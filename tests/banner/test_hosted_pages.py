@@ -430,14 +430,14 @@ def test_security_headers_and_nothing_from_other_hosts(visitor, site):
 
 def test_an_older_notice_without_the_reader_language_shows_in_its_own_default(visitor, app_ctx):
     """A site that added English later: its first notice has only Dutch, and still renders."""
-    from cookiegate.banner.services import notice_content
+    from cookiegate.sites.services import notice_document
 
     dutch_only = make_site(languages=["nl"], default_language="nl")
     first = current_notice(dutch_only)
     dutch_only.languages = ["nl", "en"]
     publish_notice(site=dutch_only)
-    dutch = notice_content(first)["texts"]["nl"]
-    assert "en" not in notice_content(first)["languages"]
+    dutch = notice_document(first)["texts"]["nl"]
+    assert "en" not in notice_document(first)["languages"]
     snapshot = visitor.get(f"/s/{dutch_only.slug}/notice/{first.sha256}?lang=en")
     assert snapshot.status_code == 200 and dutch["banner_title"] in snapshot.get_data(as_text=True)
     statement = visitor.get(f"/s/{dutch_only.slug}/privacy/v1?lang=en")
