@@ -10,6 +10,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server, run_simple
 
 from cookiegate import create_app
+from cookiegate.api.cli import api_key_cli
 from cookiegate.ledger.cli import ledger_cli
 from cookiegate.sites.cli import site_cli
 
@@ -19,6 +20,7 @@ def main() -> None:
     """cookiegate: consent banners, preferences and verifiable consent proofs."""
 
 
+main.add_command(api_key_cli)
 main.add_command(ledger_cli)
 main.add_command(site_cli)
 

@@ -35,11 +35,16 @@ DEFAULTS: dict[str, object] = {
     "LEDGER_ORIGIN": "cookiegate",
     # How long a process may serve a site and its current notice from memory (see sites/cache.py).
     "SITE_CACHE_SECONDS": 2.0,
+    # /api/v1: the largest body accepted (a batch check of 100,000 subjects fits) and the
+    # per-key rate limit.
+    "API_MAX_BODY_BYTES": 16 * 1024 * 1024,
+    "API_RATE_LIMIT": "6000 per minute",
 }
 
 # Settings whose environment value is JSON (lists, numbers, booleans, dicts).
 _JSON_KEYS = {"LANGUAGES", "SQLALCHEMY_ENGINE_OPTIONS", "PROXY_HOPS", "LEDGER_SEQUENCE_INTERVAL",
-              "SESSION_COOKIE_SECURE", "SITE_CACHE_SECONDS"}
+              "SESSION_COOKIE_SECURE", "SITE_CACHE_SECONDS",
+              "API_MAX_BODY_BYTES"}
 
 
 def from_environment(environ: dict[str, str]) -> dict[str, object]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 
 LANGUAGE_COOKIE = "cg_lang"
 
@@ -18,8 +18,13 @@ def offered_languages() -> list[str]:
 
 
 def select_locale() -> str:
-    """?lang=, then the language cookie, then Accept-Language, then the site's default."""
+    """?lang=, then the language cookie, then Accept-Language, then the site's default.
+    Outside a request (the CLI), the operator's LANG if offered, else the default."""
     offered = offered_languages()
+    if not has_request_context():
+        wanted = os.environ.get("LANGUAGE") or os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+        language = wanted.split(":")[0].split("_")[0].split(".")[0].lower()
+        return language if language in offered else current_app.config["BABEL_DEFAULT_LOCALE"]
     for candidate in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
         if candidate in offered:
             return candidate

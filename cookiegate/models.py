@@ -1,4 +1,6 @@
 """Imports every model so that metadata (and Alembic) sees all tables."""
+from cookiegate.api.models import ApiKey  # noqa: F401
 from cookiegate.ledger.models import (Checkpoint, ConsentEvent, EventPersonal, LogEntry,  # noqa: F401
-                                      MerkleNode, PendingEvent)
+                                      MerkleNode, PendingEvent, SubjectLink)
 from cookiegate.sites.models import Category, CookieDeclaration, Notice, Site  # noqa: F401
+from cookiegate.webhooks.models import Webhook, WebhookDelivery  # noqa: F401

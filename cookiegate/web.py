@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, render_template, request
 from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -76,8 +77,11 @@ def _register(app: Flask) -> None:
     from cookiegate.banner import embed_views  # noqa: F401  (adds the embed routes to the banner blueprint)
     from cookiegate.banner.filters import bp as filters_bp
     from cookiegate.ledger.views import bp as ledger_bp
+    from cookiegate.api.views import bp as api_bp
+    from cookiegate.api import consent_views, doc_views, proof_views, webhook_views  # noqa: F401  (routes on api_bp)
 
     app.register_blueprint(banner_bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(ledger_bp)
     app.register_blueprint(filters_bp)
     app.after_request(remember_language)
@@ -124,6 +128,17 @@ def _csrf_error(error: CSRFError):
                            fields={}), 400
 
 
+_JSON_HTTP_ERRORS = {
+    400: ("bad_request", _l("The request could not be handled: check its syntax and parameters.")),
+    404: ("not_found", _l("There is nothing at this address.")),
+    405: ("method_not_allowed", _l("This address does not accept this method.")),
+    413: ("payload_too_large", _l("The body is too large.")),
+    415: ("unsupported_media_type", _l("Send a JSON body with Content-Type: application/json.")),
+    429: ("rate_limited", _l("Too many requests in a short time. Wait a minute and try again.")),
+    500: ("internal_error", _l("Something went wrong on our side; nothing was recorded. Try again.")),
+}
+
+
 def _http_error(error: HTTPException):
     titles = {
         400: (gettext("Bad request"), gettext("The request could not be handled.")),
@@ -134,7 +149,8 @@ def _http_error(error: HTTPException):
     title, message = titles.get(error.code, (gettext("Something went wrong"),
                                              gettext("The request could not be handled.")))
     if _wants_json():
-        return {"error": (error.name or "error").lower().replace(" ", "_"), "message": message,
+        code, message = _JSON_HTTP_ERRORS.get(error.code, (None, message))
+        return {"error": code or (error.name or "error").lower().replace(" ", "_"), "message": str(message),
                 "fields": {}}, error.code
     return render_template("errors/error.html", title=title, message=message, fields={}), error.code
 

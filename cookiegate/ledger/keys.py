@@ -29,6 +29,7 @@ def b64url_decode(text: str) -> bytes:
 class LedgerKeys:
     private_key: Ed25519PrivateKey
     seal_key: bytes
+    lookup_key: bytes
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -58,6 +59,11 @@ class LedgerKeys:
     def seal_valid(self, leaf_hash: bytes, seal: bytes) -> bool:
         return hmac.compare_digest(self.seal(leaf_hash), seal)
 
+    def email_hmac(self, email: str) -> str:
+        """The keyed hash an e-mail address is stored and looked up by (hex); the address
+        itself is never stored. Case and surrounding space do not matter."""
+        return hmac.new(self.lookup_key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+
 
 def load_keys(*, pem: str | None, path: Path) -> LedgerKeys:
     """Load the key from PEM text, else from path, creating a new key file (0600) there."""
@@ -70,9 +76,11 @@ def load_keys(*, pem: str | None, path: Path) -> LedgerKeys:
         raise ValueError("the ledger key must be an Ed25519 private key")
     raw = private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                     serialization.NoEncryption())
-    seal_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                    info=b"cookiegate event seal v1").derive(raw)
-    return LedgerKeys(private_key=private_key, seal_key=seal_key)
+    def derive(purpose: bytes) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(raw)
+
+    return LedgerKeys(private_key=private_key, seal_key=derive(b"cookiegate event seal v1"),
+                      lookup_key=derive(b"cookiegate email lookup v1"))
 
 
 def current_keys() -> LedgerKeys:

@@ -95,3 +95,17 @@ class PendingEvent(db.Model):
 
     event_pk: Mapped[int] = mapped_column(BigId, ForeignKey("consent_event.id"), primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+
+
+class SubjectLink(db.Model):
+    """Which consent ids belong to an account or an e-mail address (by keyed hash) on a site.
+    Personal data: erasure deletes these rows; events keep only their salted commitment."""
+
+    __tablename__ = "subject_link"
+    __table_args__ = (Index("ix_subject_link_consent", "site_id", "consent_id"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "account" or "email"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # account id, or e-mail HMAC (hex)
+    consent_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime]

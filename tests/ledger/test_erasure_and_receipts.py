@@ -90,7 +90,7 @@ def test_erasure_keeps_the_log_and_earlier_receipts_valid(site, subjects, run_le
 # ---------------------------------------------------------------- forged receipts
 
 def other_keys() -> LedgerKeys:
-    return LedgerKeys(private_key=Ed25519PrivateKey.generate(), seal_key=b"\x00" * 32)
+    return LedgerKeys(private_key=Ed25519PrivateKey.generate(), seal_key=b"\x00" * 32, lookup_key=b"\x00" * 32)
 
 
 def claims(token: str) -> dict:

@@ -1,0 +1,1 @@
+"""/api/v1: key-authenticated JSON for the shop's own services (mailer, analytics, checkout)."""

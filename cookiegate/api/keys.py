@@ -1,0 +1,112 @@
+"""API key services: create (the secret is shown once), list, revoke, authenticate."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from cookiegate.api.models import ApiKey
+from cookiegate.errors import CookiegateError, NotFound, ValidationError
+from cookiegate.extensions import db
+from cookiegate.sites.models import Site
+from cookiegate.timeutil import utcnow
+
+SCOPES = {
+    "consent:read": _l("Read subjects' consent state, history and the site's event feed."),
+    "consent:write": _l("Record consent decisions from a server (e.g. a checkout checkbox)."),
+    "ledger:read": _l("Read proofs: events with inclusion proofs, checkpoints, consistency proofs, notices."),
+    "webhooks:manage": _l("Register, list and remove the site's webhooks."),
+    "newsletter:read": _l("Read newsletter subscriptions and their state."),
+    "newsletter:write": _l("Subscribe and unsubscribe addresses from a server."),
+}
+TOKEN_PREFIX = "cgk_"
+_TOKEN = re.compile(r"cgk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+LAST_USED_PRECISION = timedelta(minutes=1)  # at most one write per key and minute
+
+
+class Unauthorized(CookiegateError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(CookiegateError):
+    code = "forbidden"
+    status = 403
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    token: str  # shown once; only its hash is stored
+
+
+def _hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def create_api_key(*, site: Site, scopes: list[str], label: str = "") -> IssuedKey:
+    """Create a key for one site with the given scopes; the returned token is never stored."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if not scopes or unknown:
+        raise ValidationError(_l("Give one or more known scopes."),
+                              fields={"scopes": _l("one or more of %(values)s", values=", ".join(SCOPES))})
+    if len(label) > 80:
+        raise ValidationError(_l("The label is too long."), fields={"label": _l("at most 80 characters")})
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    key = ApiKey(site_id=site.id, key_id=key_id, secret_hash=_hash(secret), scopes=sorted(set(scopes)),
+                 label=label, created_at=utcnow())
+    db.session.add(key)
+    db.session.commit()
+    return IssuedKey(key=key, token=f"{TOKEN_PREFIX}{key_id}_{secret}")
+
+
+def list_api_keys(*, site: Site) -> list[ApiKey]:
+    """The site's keys, newest first, revoked ones included."""
+    return list(db.session.execute(select(ApiKey).where(ApiKey.site_id == site.id)
+                                   .order_by(ApiKey.id.desc())).scalars())
+
+
+def revoke_api_key(*, key_id: str) -> ApiKey:
+    """Revoke a key at once; requests with it get 401 from then on."""
+    key = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar()
+    if key is None:
+        raise NotFound(_l("No API key with this id."), fields={"key_id": _l("unknown")})
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        db.session.commit()
+    return key
+
+
+def authenticate(authorization: str | None) -> ApiKey:
+    """The active key named by an `Authorization: Bearer cgk_...` header, or Unauthorized.
+    The same answer for an unknown, malformed or revoked key: nothing to probe."""
+    scheme, _, token = (authorization or "").partition(" ")
+    match = _TOKEN.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
+    key = None
+    if match:
+        key = db.session.execute(select(ApiKey).where(ApiKey.key_id == match[1])).scalar()
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.secret_hash, _hash(match[2])):
+        raise Unauthorized(_l("Send a valid API key: Authorization: Bearer cgk_..."),
+                           fields={"Authorization": _l("missing, unknown or revoked key")})
+    _note_use(key)
+    return key
+
+
+def _note_use(key: ApiKey) -> None:
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
+        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        db.session.commit()
+        key.last_used_at = now
+
+
+def require_scope(key: ApiKey, scope: str) -> None:
+    if scope not in key.scopes:
+        raise Forbidden(_l("This key lacks the scope this operation needs."),
+                        fields={"scope": _l("needs %(scope)s", scope=scope)})

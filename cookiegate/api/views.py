@@ -1,0 +1,83 @@
+"""The /api/v1 blueprint: bearer-key authentication, scopes, the JSON error shape, body limits.
+
+Operation modules (consent_views, proof_views, webhook_views) add their routes to `bp` and
+describe them in their PATHS for the OpenAPI document (openapi.py)."""
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable
+
+from flask import Blueprint, current_app, g, request
+from flask_babel import lazy_gettext as _l
+
+from cookiegate.api.keys import authenticate, require_scope
+from cookiegate.errors import CookiegateError, ValidationError
+from cookiegate.extensions import csrf, db, limiter
+from cookiegate.sites.models import Site
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # key-authenticated, never cookie-authenticated: no CSRF to guard against
+PUBLIC_ENDPOINTS = {"api.openapi_json", "api.docs"}
+
+
+class BadRequest(CookiegateError):
+    code = "bad_request"
+    status = 400
+
+
+class PayloadTooLarge(CookiegateError):
+    code = "payload_too_large"
+    status = 413
+
+
+def _rate_limit_key() -> str:
+    key = g.get("api_key")
+    return f"api-key:{key.key_id}" if key is not None else f"api-ip:{request.remote_addr}"
+
+
+@bp.before_request
+def authenticate_request() -> None:
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return
+    g.api_key = authenticate(request.headers.get("Authorization"))
+    g.api_site = db.session.get(Site, g.api_key.site_id)
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_rate_limit_key)(bp)
+
+
+def scope(name: str) -> Callable:
+    """Require the key to carry scope `name` (403 otherwise)."""
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            require_scope(g.api_key, name)
+            return view(*args, **kwargs)
+        wrapper.required_scope = name  # read by the OpenAPI tests
+        return wrapper
+    return decorate
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 that says what to send."""
+    if request.content_length and request.content_length > request.max_content_length:
+        raise PayloadTooLarge(_l("The body is too large."))
+    if request.mimetype != "application/json":
+        raise BadRequest(_l("Send a JSON body with Content-Type: application/json."),
+                         fields={"Content-Type": _l("must be application/json")})
+    try:
+        body = json.loads(request.get_data() or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(_l("The body is not valid JSON."), fields={"body": _l("not valid JSON")}) from None
+    if not isinstance(body, dict):
+        raise BadRequest(_l("The body must be a JSON object."), fields={"body": _l("must be an object")})
+    return body
+
+
+def reject_unknown(body: dict[str, Any], allowed: set[str]) -> None:
+    """A misspelt field is an error, never silently ignored."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValidationError(_l("Unknown fields."), fields={name: _l("unknown field") for name in unknown})

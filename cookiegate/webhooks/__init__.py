@@ -1,0 +1,1 @@
+"""Webhooks: a site's URLs told of consent changes and withdrawals, signed, retried from an outbox."""
