@@ -7,7 +7,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -148,26 +148,53 @@ def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
 def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict[str, bool],
                    language: str, interaction: Interaction, context: Context, gpc: bool = False,
                    consent_mode: dict[str, str] | None = None, actor: str = "visitor",
-                   source: str = "browser", account_id: int | None = None,
+                   source: str = "browser", account_id: int | str | None = None,
                    email_hmac: str | None = None, event_id: str | None = None,
-                   new_subject: bool = False) -> RecordedEvent:
+                   new_subject: bool = False, now: datetime | None = None) -> RecordedEvent:
     """Record one decision as a sealed, hashed event and commit. Sequencing into the site's
     Merkle log happens later, in batches (see `log.sequence_pending`). A caller that may send
     the same decision twice passes its own event_id (a UUID): the second insert then fails on
     the unique event id instead of recording the decision twice. `new_subject=True` says the
-    caller has just minted consent_id, so there is no history to look up."""
+    caller has just minted consent_id, so there is no history to look up. `now` is the decision's
+    time for imports of earlier decisions; by default the current time."""
     if notice.site_id != site.id:
         raise ValidationError(_l("The notice belongs to another site."))
     if language not in site.languages:
         raise ValidationError(_l("Unsupported language."), fields={"language": _l("not offered by this site")})
     check_interaction(interaction)
-    content = notice_document(notice)
-    decisions = category_decisions(site, content, choices)
+    decisions = category_decisions(site, notice_document(notice), choices)
     previous = None if new_subject else previous_leaf(site.id, consent_id)
-    kind = classify_event(previous, decisions, interaction.action, notice.sha256)
-    now = utcnow()
-    personal = {"ip_prefix": truncate_ip(context.ip), "ua_family": user_agent_family(context.user_agent),
-                "account_id": account_id, "email_hmac": email_hmac}
+    built = build_event(
+        site=site, notice=notice, consent_id=consent_id, decisions=decisions,
+        kind=classify_event(previous, decisions, interaction.action, notice.sha256),
+        language=language, interaction=interaction, context=context, gpc=gpc,
+        consent_mode=consent_mode, actor=actor, source=source, event_id=event_id,
+        personal={"ip_prefix": truncate_ip(context.ip), "ua_family": user_agent_family(context.user_agent),
+                  "account_id": account_id, "email_hmac": email_hmac},
+        now=now or utcnow())
+    event_pk = insert_event_rows(built.row, built.salt, built.personal)
+    db.session.commit()
+    return RecordedEvent(pk=event_pk, event_id=built.leaf["event_id"], kind=built.row["kind"],
+                         leaf=built.leaf, leaf_hash=built.row["leaf_hash"])
+
+
+@dataclass(frozen=True)
+class BuiltEvent:
+    """An event ready to insert: its consent_event row, its personal row's salt and data, and
+    the leaf document the row's `leaf` column holds in canonical form."""
+
+    row: dict[str, Any]
+    salt: bytes
+    personal: dict[str, Any]
+    leaf: dict[str, Any]
+
+
+def build_event(*, site: Site, notice: Notice, consent_id: str, decisions: dict[str, dict[str, Any]],
+                kind: str, language: str, interaction: Interaction, context: Context, gpc: bool,
+                consent_mode: dict[str, str] | None, actor: str, source: str, event_id: str | None,
+                personal: dict[str, Any], now: datetime) -> BuiltEvent:
+    """The leaf of a decision (every proof field, personal fields only as a salted commitment),
+    hashed and sealed. Pure: no database access; record_consent and bulk imports insert it."""
     salt = os.urandom(16)
     leaf_doc = {
         "v": LEAF_SCHEMA,
@@ -188,13 +215,10 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     }
     leaf = canonical_json(leaf_doc)
     digest = leaf_hash(leaf)
-    event_pk = insert_event_rows({
-        "site_id": site.id, "event_id": leaf_doc["event_id"], "consent_id": consent_id, "kind": kind,
-        "created_at": now, "notice_sha256": notice.sha256, "leaf": leaf.decode(), "leaf_hash": digest,
-        "seal": current_keys().seal(digest)}, salt, personal)
-    db.session.commit()
-    return RecordedEvent(pk=event_pk, event_id=leaf_doc["event_id"], kind=kind, leaf=leaf_doc,
-                         leaf_hash=digest)
+    row = {"site_id": site.id, "event_id": leaf_doc["event_id"], "consent_id": consent_id, "kind": kind,
+           "created_at": now, "notice_sha256": notice.sha256, "leaf": leaf.decode(), "leaf_hash": digest,
+           "seal": current_keys().seal(digest)}
+    return BuiltEvent(row=row, salt=salt, personal=personal, leaf=leaf_doc)
 
 
 def check_interaction(interaction: Interaction) -> None:
