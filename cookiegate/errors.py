@@ -8,11 +8,13 @@ class CookiegateError(Exception):
     code = "error"
     status = 400
 
-    def __init__(self, message: str, *, fields: dict[str, str] | None = None):
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None):
         # Messages may be lazy translations: they render in the reader's language when shown.
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        self.headers = headers or {}  # e.g. Retry-After on a 429
 
     def to_dict(self) -> dict[str, object]:
         return {"error": self.code, "message": str(self.message),

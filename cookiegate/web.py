@@ -116,9 +116,9 @@ def _wants_json() -> bool:
 
 def _service_error(error: CookiegateError):
     if _wants_json():
-        return error.to_dict(), error.status
+        return error.to_dict(), error.status, error.headers
     return render_template("errors/error.html", title=gettext("Something is not right"),
-                           message=error.message, fields=error.fields), error.status
+                           message=error.message, fields=error.fields), error.status, error.headers
 
 
 def _csrf_error(error: CSRFError):

@@ -13,7 +13,8 @@ from flask_babel import lazy_gettext as _l
 
 from cookiegate.api.keys import authenticate, require_scope
 from cookiegate.errors import CookiegateError, ValidationError
-from cookiegate.extensions import csrf, db, limiter
+from cookiegate import ratelimit
+from cookiegate.extensions import client_address, csrf, db
 from cookiegate.sites.models import Site
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -31,21 +32,21 @@ class PayloadTooLarge(CookiegateError):
     status = 413
 
 
-def _rate_limit_key() -> str:
-    key = g.get("api_key")
-    return f"api-key:{key.key_id}" if key is not None else f"api-ip:{request.remote_addr}"
-
-
 @bp.before_request
 def authenticate_request() -> None:
+    """Every operation but the documentation needs a valid key; each key (and, for requests
+    without a valid one, each address) has its own rate limit."""
     request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return
-    g.api_key = authenticate(request.headers.get("Authorization"))
+    limit = current_app.config["API_RATE_LIMIT"]
+    try:
+        g.api_key = authenticate(request.headers.get("Authorization"))
+    except CookiegateError:
+        ratelimit.hit(limit, "api-anonymous", client_address())
+        raise
+    ratelimit.hit(limit, "api-key", g.api_key.key_id)
     g.api_site = db.session.get(Site, g.api_key.site_id)
-
-
-limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_rate_limit_key)(bp)
 
 
 def scope(name: str) -> Callable:

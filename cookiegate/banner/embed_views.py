@@ -10,7 +10,8 @@ from cookiegate.banner.embed import banner_config, parse_embedded_decision, rend
 from cookiegate.banner.services import optional_categories
 from cookiegate.banner.views import bp
 from cookiegate.errors import Conflict, CookiegateError, NotFound, ValidationError
-from cookiegate.extensions import csrf, db, limiter
+from cookiegate import ratelimit
+from cookiegate.extensions import client_address, csrf, db
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.record import Context, Interaction, record_consent
 from cookiegate.sites.models import Notice
@@ -56,8 +57,9 @@ def _json_error(error: CookiegateError) -> Response:
 
 @bp.route("/consent.json", methods=["POST", "OPTIONS"])
 @csrf.exempt  # cross-origin, cookieless: guarded by the declared-origin check instead
-@limiter.limit(lambda: current_app.config["CONSENT_RATE_LIMIT"], methods=["POST"])
 def receive_decision():
+    if request.method == "POST":
+        ratelimit.hit(current_app.config["CONSENT_RATE_LIMIT"], "consent", client_address())
     origin = request.headers.get("Origin", "")
     if origin not in g.site.allowed_origins:
         return _json_error(OriginNotAllowed(_l("This origin is not declared for the site."),

@@ -14,7 +14,8 @@ from cookiegate.banner.services import (CONSENT_COOKIE, ConsentState, choices_fo
                                         consent_cookie_value, initial_choices, optional_categories,
                                         read_consent_cookie)
 from cookiegate.canonical import loads
-from cookiegate.extensions import db, limiter
+from cookiegate import ratelimit
+from cookiegate.extensions import client_address, db
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.receipts import issue_receipt
@@ -104,8 +105,8 @@ def preferences():
 
 
 @bp.post("/consent")
-@limiter.limit(lambda: current_app.config["CONSENT_RATE_LIMIT"])
 def save_consent():
+    ratelimit.hit(current_app.config["CONSENT_RATE_LIMIT"], "consent", client_address())
     optional = optional_categories(g.content)
     form = consent_form(optional)
     action = form.action() if form.validate_on_submit() else None
