@@ -145,13 +145,18 @@ def publish_notice(*, site: Site) -> Notice:
 
 
 def site_and_notice(slug: str) -> tuple[Site, Notice]:
-    """The site and its current notice, from this process's cache when it is fresh enough
-    (merged into the session without a query), else from the database."""
+    """The site and its current notice, from this process's cache when it is fresh enough, else
+    from the database. Cached objects are detached and shared: read their columns, never change
+    them or follow their relationships (load the site with site_by_slug for that)."""
     hit = cache.lookup(slug)
     if hit is not None:
-        return db.session.merge(hit[0], load=False), db.session.merge(hit[1], load=False)
+        return hit
     site = site_by_slug(slug)
     notice = current_notice(site)
+    # Detached at once, so that no session's rollback or expiry can reach the shared copies.
+    for loaded in (site, notice):
+        if loaded is not None:
+            db.session.expunge(loaded)
     cache.remember(slug, site, notice, float(current_app.config["SITE_CACHE_SECONDS"]))
     return site, notice
 
