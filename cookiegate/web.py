@@ -151,8 +151,13 @@ def _http_error(error: HTTPException):
     if _wants_json():
         code, message = _JSON_HTTP_ERRORS.get(error.code, (None, message))
         return {"error": code or (error.name or "error").lower().replace(" ", "_"), "message": str(message),
-                "fields": {}}, error.code
-    return render_template("errors/error.html", title=title, message=message, fields={}), error.code
+                "fields": {}}, error.code, _kept_headers(error)
+    return render_template("errors/error.html", title=title, message=message, fields={}), error.code, _kept_headers(error)
+
+
+def _kept_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """The exception's own headers (Allow on a 405, Retry-After on a 429), not its content type."""
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
 
 
 def _start_sequencer_on_first_request(app: Flask) -> None:

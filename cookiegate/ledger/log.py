@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from cookiegate.errors import LedgerIntegrityError
 from cookiegate.extensions import db
 from cookiegate.ledger.keys import LedgerKeys, current_keys
-from cookiegate.ledger.merkle import Frontier, inclusion_proof, node_hash, split_point
+from cookiegate.ledger.merkle import (Frontier, consistency_proof, inclusion_proof, node_hash, root_hash,
+                                      split_point)
 from cookiegate.ledger.models import Checkpoint, ConsentEvent, LogEntry, MerkleNode, PendingEvent
 from cookiegate.sites.models import Site
 from cookiegate.timeutil import iso, utcnow
@@ -40,6 +41,12 @@ def latest_checkpoint(site_id: int) -> Checkpoint | None:
     return db.session.execute(
         select(Checkpoint).where(Checkpoint.site_id == site_id)
         .order_by(Checkpoint.tree_size.desc()).limit(1)).scalar()
+
+
+def checkpoint_at(site_id: int, tree_size: int) -> Checkpoint | None:
+    """The checkpoint signed at exactly this tree size, if one was."""
+    return db.session.execute(select(Checkpoint).where(
+        Checkpoint.site_id == site_id, Checkpoint.tree_size == tree_size)).scalar()
 
 
 def sequence_pending(*, site_id: int, origin: str, batch_size: int = 2000,
@@ -216,6 +223,13 @@ def inclusion_for_event(event_pk: int, site_id: int) -> InclusionProof | None:
     hashes = with_stored_nodes(site_id, lambda h: inclusion_proof(h, entry.seq, checkpoint.tree_size))
     return InclusionProof(leaf_index=entry.seq, tree_size=checkpoint.tree_size, hashes=hashes,
                           checkpoint=checkpoint)
+
+
+def consistency_between(site_id: int, first: int, second: int) -> tuple[list[bytes], bytes, bytes]:
+    """(PROOF(first, D[second]), MTH(D[0:first]), MTH(D[0:second])) from the stored nodes, in one
+    fetch. The caller checks 0 < first <= second <= the site's sequenced size."""
+    return with_stored_nodes(site_id, lambda h: (consistency_proof(h, first, second),
+                                                 root_hash(h, first), root_hash(h, second)))
 
 
 def ensure_sequenced(site: Site) -> int:
