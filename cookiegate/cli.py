@@ -13,6 +13,7 @@ from cookiegate import create_app
 from cookiegate.api.cli import api_key_cli
 from cookiegate.ledger.cli import ledger_cli
 from cookiegate.sites.cli import site_cli
+from cookiegate.webhooks.cli import webhook_cli, worker_command
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -23,6 +24,8 @@ def main() -> None:
 main.add_command(api_key_cli)
 main.add_command(ledger_cli)
 main.add_command(site_cli)
+main.add_command(webhook_cli)
+main.add_command(worker_command)
 
 
 @main.command("demo")

@@ -39,12 +39,56 @@ DEFAULTS: dict[str, object] = {
     # per-key rate limit.
     "API_MAX_BODY_BYTES": 16 * 1024 * 1024,
     "API_RATE_LIMIT": "6000 per minute",
+    # Webhooks (cookiegate/webhooks): a delivery succeeds on any 2xx within the timeout; else it
+    # is retried after RETRY * 2**(attempts - 1) seconds, at most RETRY_MAX, until delivered.
+    "WEBHOOK_TIMEOUT_SECONDS": 10.0,
+    "WEBHOOK_RETRY_SECONDS": 30.0,
+    "WEBHOOK_RETRY_MAX_SECONDS": 6 * 3600.0,
+    # Plain http sends consent events readable on the way: https only unless this is on.
+    "WEBHOOK_ALLOW_HTTP": False,
+    # Webhook URLs resolving to loopback, private, link-local or reserved addresses are refused
+    # (at registration and at every delivery) unless this is on: no requests into the internal net.
+    "WEBHOOK_ALLOW_PRIVATE_URLS": False,
+    # Delivered webhook payloads (copies of consent events) are deleted after this many days.
+    "WEBHOOK_KEEP_DELIVERED_DAYS": 30.0,
+    # Links in mails (confirmation, unsubscribe, manage) start with this, e.g.
+    # "https://consent.example"; unset, the address of the request that caused the mail.
+    "PUBLIC_URL": None,
+    # Outgoing mail (cookiegate/mail): "smtp" sends through MAIL_SERVER; "outbox" only keeps
+    # each message for the demo's outbox page (/demo/outbox, loopback only) and sends nothing.
+    "MAIL_BACKEND": "smtp",
+    "MAIL_SERVER": "localhost",
+    "MAIL_PORT": 25,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": False,  # STARTTLS after connecting
+    "MAIL_USE_SSL": False,  # TLS from the first byte (port 465)
+    "MAIL_FROM": "cookiegate@localhost",
+    "MAIL_TIMEOUT_SECONDS": 10.0,
+    # A failed send is retried by `cookiegate worker` after RETRY * 2**(attempts - 1) seconds,
+    # at most RETRY_MAX, and given up after MAX_ATTEMPTS (the address is then cleared).
+    "MAIL_RETRY_SECONDS": 60.0,
+    "MAIL_RETRY_MAX_SECONDS": 6 * 3600.0,
+    "MAIL_MAX_ATTEMPTS": 20,
+    # Days the bytes of a sent message are kept; then only its sha256 stays, as proof.
+    "MAIL_KEEP_DAYS": 30,
+    # Newsletter forms (subscribe, lost link): per client address, and per e-mail address so
+    # nobody can flood one mailbox; one-click and unsubscribe posts per client address.
+    "NEWSLETTER_RATE_LIMIT": "10 per minute",
+    "NEWSLETTER_ADDRESS_RATE_LIMIT": "5 per hour",
+    "UNSUBSCRIBE_RATE_LIMIT": "600 per minute",
+    # Days a double opt-in confirmation link works.
+    "NEWSLETTER_CONFIRM_DAYS": 14,
 }
 
 # Settings whose environment value is JSON (lists, numbers, booleans, dicts).
 _JSON_KEYS = {"LANGUAGES", "SQLALCHEMY_ENGINE_OPTIONS", "PROXY_HOPS", "LEDGER_SEQUENCE_INTERVAL",
               "SESSION_COOKIE_SECURE", "SITE_CACHE_SECONDS",
-              "API_MAX_BODY_BYTES"}
+              "API_MAX_BODY_BYTES", "WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_RETRY_SECONDS",
+              "WEBHOOK_RETRY_MAX_SECONDS", "WEBHOOK_ALLOW_HTTP", "WEBHOOK_ALLOW_PRIVATE_URLS",
+              "WEBHOOK_KEEP_DELIVERED_DAYS",
+              "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_TIMEOUT_SECONDS", "MAIL_RETRY_SECONDS",
+              "MAIL_RETRY_MAX_SECONDS", "MAIL_MAX_ATTEMPTS", "MAIL_KEEP_DAYS", "NEWSLETTER_CONFIRM_DAYS"}
 
 
 def from_environment(environ: dict[str, str]) -> dict[str, object]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cookiegate.extensions import db
@@ -28,13 +28,16 @@ class Webhook(db.Model):
 
 
 class WebhookDelivery(db.Model):
-    """One event for one webhook: the outbox row, retried with backoff until delivered."""
+    """One event for one webhook: the outbox row, retried with backoff until delivered. At most
+    one row per webhook and event (the constraint also serves lookups by webhook), so workers
+    fanning out the same webhook at once can never queue an event twice."""
 
     __tablename__ = "webhook_delivery"
-    __table_args__ = (Index("ix_webhook_delivery_due", "delivered_at", "next_attempt_at"),)
+    __table_args__ = (Index("ix_webhook_delivery_due", "delivered_at", "next_attempt_at"),
+                      UniqueConstraint("webhook_id", "event_pk"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id"), index=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id"))
     delivery_id: Mapped[str] = mapped_column(String(36), unique=True)  # the idempotency key
     event_pk: Mapped[int] = mapped_column(BigId, ForeignKey("consent_event.id"))
     event_type: Mapped[str] = mapped_column(String(32))
