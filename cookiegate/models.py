@@ -4,3 +4,5 @@ from cookiegate.ledger.models import (Checkpoint, ConsentEvent, EventPersonal, L
                                       MerkleNode, PendingEvent, SubjectLink)
 from cookiegate.sites.models import Category, CookieDeclaration, Notice, Site  # noqa: F401
 from cookiegate.webhooks.models import Webhook, WebhookDelivery  # noqa: F401
+from cookiegate.mail.models import OutboxMail  # noqa: F401
+from cookiegate.newsletter.models import MailingList, Subscriber, Subscription, Suppression  # noqa: F401
