@@ -16,6 +16,11 @@ class CookiegateError(Exception):
         self.fields = fields or {}
         self.headers = headers or {}  # e.g. Retry-After on a 429
 
+    def describe(self) -> str:
+        """One line for a terminal: the message and what is wrong with each field."""
+        fields = "; ".join(f"{name}: {text}" for name, text in self.fields.items())
+        return f"{self.message}{f' ({fields})' if fields else ''}"
+
     def to_dict(self) -> dict[str, object]:
         return {"error": self.code, "message": str(self.message),
                 "fields": {name: str(text) for name, text in self.fields.items()}}

@@ -12,10 +12,6 @@ from cookiegate.timeutil import iso
 api_key_cli = AppGroup("api-key", help="Manage API keys (one site each, scoped).")
 
 
-def _fail(exc: CookiegateError) -> click.ClickException:
-    fields = "; ".join(f"{name}: {text}" for name, text in exc.fields.items())
-    return click.ClickException(f"{exc.message}{' (' + fields + ')' if fields else ''}")
-
 
 @api_key_cli.command("create")
 @click.option("--site", "slug", required=True, help="The site the key belongs to.")
@@ -27,7 +23,7 @@ def create_command(slug: str, scopes: tuple[str, ...], label: str) -> None:
     try:
         issued = create_api_key(site=site_by_slug(slug), scopes=list(scopes), label=label)
     except CookiegateError as exc:
-        raise _fail(exc) from exc
+        raise click.ClickException(exc.describe()) from exc
     click.echo(f"key id:  {issued.key.key_id}")
     click.echo(f"scopes:  {' '.join(issued.key.scopes)}")
     click.echo(f"token:   {issued.token}")
@@ -41,7 +37,7 @@ def list_command(slug: str) -> None:
     try:
         keys = list_api_keys(site=site_by_slug(slug))
     except CookiegateError as exc:
-        raise _fail(exc) from exc
+        raise click.ClickException(exc.describe()) from exc
     for key in keys:
         state = "active" if key.active else f"revoked {iso(key.revoked_at)}"
         used = iso(key.last_used_at) if key.last_used_at else "never used"
@@ -56,5 +52,5 @@ def revoke_command(key_id: str) -> None:
     try:
         key = revoke_api_key(key_id=key_id)
     except CookiegateError as exc:
-        raise _fail(exc) from exc
+        raise click.ClickException(exc.describe()) from exc
     click.echo(f"revoked {key.key_id}")

@@ -28,5 +28,5 @@ def publish_command(slug: str) -> None:
     try:
         notice = publish_notice(site=site_by_slug(slug))
     except CookiegateError as exc:
-        raise click.ClickException(exc.message) from exc
+        raise click.ClickException(exc.describe()) from exc
     click.echo(f"published notice v{notice.version} sha256 {notice.sha256}")

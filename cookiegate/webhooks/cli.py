@@ -18,10 +18,6 @@ from cookiegate.webhooks.services import EVENT_TYPES, list_webhooks, register_we
 webhook_cli = AppGroup("webhook", help="Manage a site's webhooks (signed consent event deliveries).")
 
 
-def _fail(exc: CookiegateError) -> click.ClickException:
-    fields = "; ".join(f"{name}: {text}" for name, text in exc.fields.items())
-    return click.ClickException(f"{exc.message}{' (' + fields + ')' if fields else ''}")
-
 
 @webhook_cli.command("add")
 @click.option("--site", "slug", required=True, help="The site whose events are sent.")
@@ -33,7 +29,7 @@ def add_command(slug: str, url: str, events: tuple[str, ...]) -> None:
     try:
         registered = register_webhook(site=site_by_slug(slug), url=url, events=list(events or EVENT_TYPES))
     except CookiegateError as exc:
-        raise _fail(exc) from exc
+        raise click.ClickException(exc.describe()) from exc
     click.echo(f"id:      {registered.webhook.public_id}")
     click.echo(f"url:     {registered.webhook.url}")
     click.echo(f"events:  {' '.join(registered.webhook.events)}")
@@ -48,7 +44,7 @@ def list_command(slug: str) -> None:
     try:
         listed = list_webhooks(site=site_by_slug(slug))
     except CookiegateError as exc:
-        raise _fail(exc) from exc
+        raise click.ClickException(exc.describe()) from exc
     for webhook, pending in listed:
         click.echo(f"{webhook.public_id}\t{webhook.url}\t{','.join(webhook.events)}\t"
                    f"created {iso(webhook.created_at)}\t{pending} pending")
@@ -62,7 +58,7 @@ def remove_command(slug: str, webhook_id: str) -> None:
     try:
         webhook = remove_webhook(site=site_by_slug(slug), public_id=webhook_id)
     except CookiegateError as exc:
-        raise _fail(exc) from exc
+        raise click.ClickException(exc.describe()) from exc
     click.echo(f"removed {webhook.public_id}")
 
 
