@@ -207,18 +207,3 @@ PATHS: dict[str, Any] = {
           "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
           "description": _l("The notice's SHA-256, hex.")}]),
 }
-
-# TEMPORARY: the Event schema belongs to consent_views.py; this stand-in only fills the gap until
-# it lands there (theirs always wins) and is to be deleted then.
-from cookiegate.api import consent_views  # noqa: E402
-
-if "Event" not in consent_views.SCHEMAS:
-    SCHEMAS["Event"] = _object({
-        "event_id": {"type": "string", "format": "uuid"},
-        "type": {"type": "string"},
-        "time": {"type": "string", "format": "date-time"},
-        "consent_id": {"type": "string"},
-        "notice_sha256": SHA256_HEX,
-        "leaf": {"type": "object"},
-        "leaf_hash": B64_HASH,
-    })

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,7 +40,7 @@ class LedgerKeys:
     def public_bytes(self) -> bytes:
         return self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
-    @property
+    @cached_property  # every receipt and checkpoint names it; the key never changes
     def key_id(self) -> str:
         """RFC 7638 JWK thumbprint of the public key."""
         canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": b64url(self.public_bytes)},

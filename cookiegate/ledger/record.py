@@ -12,13 +12,14 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cookiegate.canonical import canonical_json, loads
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.merkle import leaf_hash
-from cookiegate.ledger.models import ConsentEvent
+from cookiegate.ledger.models import ConsentEvent, SubjectLink
 from cookiegate.privacy import truncate_ip, user_agent_family
 from cookiegate.sites.models import Notice, Site
 from cookiegate.sites.services import notice_document
@@ -44,6 +45,7 @@ class RecordedEvent:
     kind: str
     leaf: dict[str, Any]
     leaf_hash: bytes
+    leaf_text: str = ""  # the canonical JSON stored (and hashed): what a receipt carries
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,8 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     if language not in site.languages:
         raise ValidationError(_l("Unsupported language."), fields={"language": _l("not offered by this site")})
     check_interaction(interaction)
+    if account_id is not None and not 0 < len(str(account_id)) <= 64:  # the subject_link key's size
+        raise ValidationError(_l("Unusable account id."), fields={"account_id": _l("1 to 64 characters")})
     decisions = category_decisions(site, notice_document(notice), choices)
     previous = None if new_subject else previous_leaf(site.id, consent_id)
     built = build_event(
@@ -173,9 +177,24 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
                   "account_id": account_id, "email_hmac": email_hmac},
         now=now or utcnow())
     event_pk = insert_event_rows(built.row, built.salt, built.personal)
+    if account_id is not None or email_hmac:  # the banner's anonymous path writes nothing more
+        link_subject(site_id=site.id, consent_id=consent_id, account_id=account_id,
+                     email_hmac=email_hmac, now=built.row["created_at"])
     db.session.commit()
     return RecordedEvent(pk=event_pk, event_id=built.leaf["event_id"], kind=built.row["kind"],
-                         leaf=built.leaf, leaf_hash=built.row["leaf_hash"])
+                         leaf=built.leaf, leaf_hash=built.row["leaf_hash"], leaf_text=built.row["leaf"])
+
+
+def link_subject(*, site_id: int, consent_id: str, account_id: int | str | None,
+                 email_hmac: str | None, now: datetime) -> None:
+    """Note that the consent id belongs to this account and/or e-mail address (by keyed hash),
+    in the caller's transaction, so the API can answer by account or address. A link that
+    exists already is kept as it is (its time is when it was first made)."""
+    rows = [{"site_id": site_id, "kind": kind, "key": str(key), "consent_id": consent_id, "created_at": now}
+            for kind, key in (("account", account_id), ("email", email_hmac)) if key is not None and key != ""]
+    connection = db.session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    connection.execute(dialect.insert(SubjectLink.__table__).on_conflict_do_nothing(), rows)
 
 
 @dataclass(frozen=True)
@@ -192,9 +211,12 @@ class BuiltEvent:
 def build_event(*, site: Site, notice: Notice, consent_id: str, decisions: dict[str, dict[str, Any]],
                 kind: str, language: str, interaction: Interaction, context: Context, gpc: bool,
                 consent_mode: dict[str, str] | None, actor: str, source: str, event_id: str | None,
-                personal: dict[str, Any], now: datetime) -> BuiltEvent:
+                personal: dict[str, Any], now: datetime,
+                newsletter: dict[str, Any] | None = None) -> BuiltEvent:
     """The leaf of a decision (every proof field, personal fields only as a salted commitment),
-    hashed and sealed. Pure: no database access; record_consent and bulk imports insert it."""
+    hashed and sealed. Pure: no database access; record_consent and bulk imports insert it.
+    Newsletter opt-ins and opt-outs add their proof as the leaf's "newsletter" object (its
+    layout: cookiegate/newsletter/proof.py); cookie decisions have none."""
     salt = os.urandom(16)
     leaf_doc = {
         "v": LEAF_SCHEMA,
@@ -213,6 +235,8 @@ def build_event(*, site: Site, notice: Notice, consent_id: str, decisions: dict[
         "actor": {"type": actor, "source": source},
         "personal": {"commitment": personal_commitment(salt, personal)},
     }
+    if newsletter is not None:
+        leaf_doc["newsletter"] = newsletter
     leaf = canonical_json(leaf_doc)
     digest = leaf_hash(leaf)
     row = {"site_id": site.id, "event_id": leaf_doc["event_id"], "consent_id": consent_id, "kind": kind,
