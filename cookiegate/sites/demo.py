@@ -130,3 +130,40 @@ def allow_demo_origin(origin: str) -> None:
             site.allowed_origins = [*site.allowed_origins, origin]
         cache.forget(site.slug)
     db.session.commit()
+
+
+def _demo_lists(shop: str, letter_nl: str, letter_en: str) -> dict[str, dict[str, dict[str, str]]]:
+    return {
+        "newsletter": {
+            "nl": {"name": "Nieuwsbrief", "description": letter_nl,
+                   "signup": f"Ja, stuur mij de nieuwsbrief van {shop}. Afmelden kan in elke mail met één klik."},
+            "en": {"name": "Newsletter", "description": letter_en,
+                   "signup": f"Yes, send me the {shop} newsletter. Every mail lets me unsubscribe with one click."}},
+        "promotions": {
+            "nl": {"name": "Aanbiedingen", "description": "Kortingscodes en acties, hooguit twee keer per maand.",
+                   "signup": f"Ja, stuur mij aanbiedingen en kortingscodes van {shop}. Afmelden kan in elke mail met één klik."},
+            "en": {"name": "Offers", "description": "Discount codes and sales, at most twice a month.",
+                   "signup": f"Yes, send me offers and discount codes from {shop}. Every mail lets me unsubscribe with one click."}},
+    }
+
+
+DEMO_LISTS = {
+    "petite-vie": _demo_lists("Petite Vie", "Eens per maand: nieuwe kaarten, ideeën voor elk seizoen en nieuws uit ons atelier.",
+                              "Once a month: new cards, ideas for every season and news from our studio."),
+    "les-fleurs": _demo_lists("Les Fleurs", "Elke week de bloemen van het seizoen, met tips om ze lang mooi te houden.",
+                              "Every week the flowers of the season, with tips to keep them fresh for longer."),
+}
+
+
+def seed_demo_lists() -> list[tuple[str, str, bool]]:
+    """Give each demo site its "newsletter" and "promotions" lists if it lacks them; returns
+    (site, list, created) triples."""
+    from cookiegate.newsletter.lists import ensure_list
+
+    done = []
+    for slug, lists in DEMO_LISTS.items():
+        site = db.session.execute(select(Site).where(Site.slug == slug)).scalar_one()
+        for key, texts in lists.items():
+            done.append((slug, key, ensure_list(site=site, key=key, texts=texts)[1]))
+    return done
+

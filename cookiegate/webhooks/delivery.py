@@ -243,11 +243,12 @@ class PassReport:
     delivered: int
     failed: int
     pruned: int = 0
+    mailed: int = 0  # outbox mails sent or failed (cookiegate/mail)
 
     @property
     def busy(self) -> bool:
         """Work was found: the next pass should follow at once."""
-        return bool(self.sequenced or self.queued or self.delivered or self.failed or self.pruned)
+        return bool(self.sequenced or self.queued or self.delivered or self.failed or self.pruned or self.mailed)
 
 
 def run_pass(*, origin_base: str, stop: threading.Event | None = None) -> PassReport:
@@ -257,4 +258,6 @@ def run_pass(*, origin_base: str, stop: threading.Event | None = None) -> PassRe
     queued = fan_out()
     delivered, failed = deliver_due(stop=stop)
     pruned = prune_delivered(keep_days=float(current_app.config["WEBHOOK_KEEP_DELIVERED_DAYS"]))
-    return PassReport(sequenced=sequenced, queued=queued, delivered=delivered, failed=failed, pruned=pruned)
+    from cookiegate.mail.services import mail_pass  # the outbox: due mail sent, old bytes blanked
+    return PassReport(sequenced=sequenced, queued=queued, delivered=delivered, failed=failed, pruned=pruned,
+                      mailed=mail_pass(stop=stop))
