@@ -1,6 +1,7 @@
 """The `cookiegate` command: Flask's CLI with the app built by create_app."""
 from __future__ import annotations
 
+import os
 import threading
 
 import click
@@ -12,6 +13,7 @@ from werkzeug.serving import make_server, run_simple
 from cookiegate import create_app
 from cookiegate.api.cli import api_key_cli
 from cookiegate.ledger.cli import ledger_cli
+from cookiegate.newsletter.cli import newsletter_cli
 from cookiegate.sites.cli import site_cli
 from cookiegate.webhooks.cli import webhook_cli, worker_command
 
@@ -23,6 +25,7 @@ def main() -> None:
 
 main.add_command(api_key_cli)
 main.add_command(ledger_cli)
+main.add_command(newsletter_cli)
 main.add_command(site_cli)
 main.add_command(webhook_cli)
 main.add_command(worker_command)
@@ -39,9 +42,17 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     from cookiegate.sites.demo import allow_demo_origin, seed_demo_sites
     from cookiegate.sites.demo_shop import create_demo_shop
 
+    from cookiegate.mail.views import register_outbox
+    from cookiegate.sites.demo import seed_demo_lists
+
     upgrade()
     for slug, created in seed_demo_sites():
         click.echo(f"{'created' if created else 'kept'} demo site {slug}")
+    seed_demo_lists()
+    if "COOKIEGATE_MAIL_BACKEND" not in os.environ:  # the demo sends no mail unless told to
+        current_app.config["MAIL_BACKEND"] = "outbox"
+    if current_app.config["MAIL_BACKEND"] == "outbox":
+        register_outbox(current_app._get_current_object())
     shop_origin = f"http://{host}:{port + 1}"
     allow_demo_origin(shop_origin)
     if no_serve:
@@ -50,6 +61,10 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     threading.Thread(target=shop.serve_forever, name="demo-shop", daemon=True).start()
     click.echo(f"Privacy centres: http://{host}:{port}/s/petite-vie/ and http://{host}:{port}/s/les-fleurs/")
     click.echo(f"Shop pages with the embedded banner: {shop_origin}/petite-vie/ and {shop_origin}/les-fleurs/")
+    click.echo(f"Newsletter sign-up: http://{host}:{port}/s/petite-vie/newsletter and "
+               f"http://{host}:{port}/s/les-fleurs/newsletter")
+    if current_app.config["MAIL_BACKEND"] == "outbox":
+        click.echo(f"Mail is not sent but kept in the outbox: http://{host}:{port}/demo/outbox/")
     run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 

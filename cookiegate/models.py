@@ -6,3 +6,4 @@ from cookiegate.sites.models import Category, CookieDeclaration, Notice, Site  #
 from cookiegate.webhooks.models import Webhook, WebhookDelivery  # noqa: F401
 from cookiegate.mail.models import OutboxMail  # noqa: F401
 from cookiegate.newsletter.models import MailingList, Subscriber, Subscription, Suppression  # noqa: F401
+from cookiegate.newsletter.mailer_events import MailerEvent  # noqa: F401

@@ -78,12 +78,19 @@ def _register(app: Flask) -> None:
     from cookiegate.banner.filters import bp as filters_bp
     from cookiegate.ledger.views import bp as ledger_bp
     from cookiegate.api.views import bp as api_bp
-    from cookiegate.api import consent_views, doc_views, proof_views, webhook_views  # noqa: F401  (routes on api_bp)
+    # routes on api_bp:
+    from cookiegate.api import consent_views, doc_views, newsletter_views, proof_views, webhook_views  # noqa: F401
 
     app.register_blueprint(banner_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(ledger_bp)
     app.register_blueprint(filters_bp)
+    from cookiegate.newsletter.views import bp as newsletter_bp
+    from cookiegate.newsletter import link_views  # noqa: F401  (unsubscribe link and preference centre)
+    app.register_blueprint(newsletter_bp)
+    if app.config["MAIL_BACKEND"] == "outbox":
+        from cookiegate.mail.views import register_outbox
+        register_outbox(app)
     app.after_request(remember_language)
     app.after_request(_security_headers)
     app.register_error_handler(CookiegateError, _service_error)

@@ -42,9 +42,9 @@ def error_responses(*statuses: int) -> dict[str, Any]:
 
 
 def _operation_modules() -> list[Any]:
-    from cookiegate.api import consent_views, proof_views, webhook_views
+    from cookiegate.api import consent_views, newsletter_views, proof_views, webhook_views
 
-    return [consent_views, proof_views, webhook_views]
+    return [consent_views, proof_views, webhook_views, newsletter_views]
 
 
 def build_document(server_url: str) -> dict[str, Any]:
