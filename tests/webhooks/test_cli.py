@@ -3,6 +3,7 @@ as real processes (two `worker --once` at the same time; a looping worker stoppe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -66,7 +67,8 @@ def test_worker_once_delivers(hook_app, site, receiver):
     event = record(site)
     result = invoke(hook_app, "worker", "--once")
     assert result.exit_code == 0, result.output
-    assert "sequenced 1, queued 1, delivered 1, failed 0" in result.output
+    # Other tests' events may be sequenced by the same pass: only this webhook's figures are fixed.
+    assert re.search(r"sequenced [1-9]\d*, queued 1, delivered 1, failed 0", result.output), result.output
     [received] = receiver.received
     assert received.json["event"]["event_id"] == event.event_id and signature_valid(registered.secret, received)
 
