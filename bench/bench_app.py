@@ -5,6 +5,10 @@ endpoint POST /bench/plain parses the same body a consent POST sends (form or JS
 CGBENCH_PAYLOAD_BYTES bytes into `bench_plain` through the app's own Flask-SQLAlchemy session,
 commits and answers 204. It lives in the same app, the same gunicorn and the same engine and pool
 settings as /s/<slug>/consent, so the two differ only by what the service does.
+
+POST /bench/bare (api_throughput.py) is the floor of a JSON API call in this app and server: it
+parses the JSON body as the API does and answers a small constant JSON object, touching no
+database, no key and no rate limit.
 """
 from __future__ import annotations
 
@@ -55,6 +59,12 @@ def create_bench_app() -> Flask:
         insert_plain(random_payload(nbytes))
         return "", 204
 
+    def bench_bare():
+        json.loads(request.get_data() or b"null")
+        return {"ok": True, "bench": "bare"}
+
     app.add_url_rule("/bench/plain", "bench_plain_insert", bench_plain_insert, methods=["POST"])
+    app.add_url_rule("/bench/bare", "bench_bare", bench_bare, methods=["POST"])
     csrf.exempt(bench_plain_insert)
+    csrf.exempt(bench_bare)
     return app

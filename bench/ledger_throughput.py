@@ -126,8 +126,9 @@ def db_counts(app) -> dict[str, int]:
     return {"events": row[0], "plain": row[1], "pending": row[2]}
 
 
-def stored_event_size(app) -> dict[str, int]:
-    """Mean stored bytes of one event: leaf JSON + leaf hash + seal + personal row (salt + JSON)."""
+def stored_event_size(app, after_pk: int = 0) -> dict[str, int]:
+    """Mean stored bytes of one event: leaf JSON + leaf hash + seal + personal row (salt + JSON);
+    after_pk limits it to the events recorded after that key."""
     from sqlalchemy import text
 
     from cookiegate.extensions import db
@@ -135,7 +136,7 @@ def stored_event_size(app) -> dict[str, int]:
     with app.app_context():
         rows = db.session.execute(text(
             "SELECT e.leaf, e.leaf_hash, e.seal, p.salt, CAST(p.data AS TEXT) FROM consent_event e "
-            "JOIN event_personal p ON p.event_pk = e.id")).all()
+            "JOIN event_personal p ON p.event_pk = e.id WHERE e.id > :after"), {"after": after_pk}).all()
         db.session.remove()
     if not rows:
         raise BenchError("no recorded events to measure")
@@ -250,7 +251,7 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn -w 2 serving the bench app; always stopped (its whole process group) on exit."""
 
-    def __init__(self, url: str, instance: Path, payload_bytes: int):
+    def __init__(self, url: str, instance: Path, payload_bytes: int, extra_env: dict[str, str] | None = None):
         self.port = free_port()
         self.log_path = instance / "gunicorn.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("COOKIEGATE_")}
@@ -262,6 +263,7 @@ class Gunicorn:
             "COOKIEGATE_CONSENT_RATE_LIMIT": "1000000 per minute",
             "CGBENCH_PAYLOAD_BYTES": str(payload_bytes),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+            **(extra_env or {}),
         })
         self.cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{self.port}",
                     "--chdir", str(ROOT), "--error-logfile", str(self.log_path), "--log-level", "warning",
@@ -350,9 +352,9 @@ def consent_request(base: str, slug: str) -> tuple[str, str]:
 
 # wrk's closing report, read back by run_wrk.
 REPORT_LUA = ["done = function(s, latency, requests)",
-              '  io.write(string.format("CGBENCH %d %d %d %d %d %d %d %d\\n", s.requests, s.duration,',
+              '  io.write(string.format("CGBENCH %d %d %d %d %d %d %d %d %d\\n", s.requests, s.duration,',
               "    s.errors.connect, s.errors.read, s.errors.write, s.errors.status, s.errors.timeout,",
-              "    latency:percentile(50)))",
+              "    latency:percentile(50), latency:percentile(99)))",
               "end"]
 
 
@@ -369,8 +371,14 @@ def wrk_script(path: Path, cookie: str | None, body: str) -> Path:
 def embed_wrk_script(path: Path, origin: str, template: str) -> Path:
     """A wrk script posting decisions as banner.js does, each with fresh random UUIDs (the event
     id makes resends idempotent, so a repeated body would record nothing new)."""
-    lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "text/plain"',
-             f'wrk.headers["Origin"] = {json.dumps(origin)}', "threads = 0",
+    return uuid_wrk_script(path, {"Content-Type": "text/plain", "Origin": origin}, template)
+
+
+def uuid_wrk_script(path: Path, headers: dict[str, str], template: str) -> Path:
+    """A wrk script POSTing `template` with every %s replaced by a fresh random UUID."""
+    fill = ", ".join(["uuid()"] * template.count("%s"))
+    lines = ['wrk.method = "POST"', *(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()),
+             "threads = 0",
              "setup = function(thread) threads = threads + 1; thread:set('tid', threads) end",
              "init = function(args)",
              f"  math.randomseed(os.time() + {secrets.randbelow(10**6)} + 7919 * tid + math.floor(os.clock() * 1e6))",
@@ -380,22 +388,22 @@ def embed_wrk_script(path: Path, origin: str, template: str) -> Path:
              "    return string.format('%x', c == 'x' and math.random(0, 15) or math.random(8, 11)) end))",
              "end",
              f"local template = {json.dumps(template)}",
-             "request = function() return wrk.format(nil, nil, nil, string.format(template, uuid(), uuid())) end"]
+             f"request = function() return wrk.format(nil, nil, nil, string.format(template, {fill})) end"]
     path.write_text("\n".join(lines + REPORT_LUA) + "\n")
     return path
 
 
-def run_wrk(url: str, script: Path, seconds: int) -> dict[str, Any]:
-    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
+def run_wrk(url: str, script: Path, seconds: int, connections: int = WRK_CONNECTIONS) -> dict[str, Any]:
+    cmd = ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
            "-s", str(script), url]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
-    match = re.search(r"^CGBENCH (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", out.stdout, re.M)
+    match = re.search(r"^CGBENCH" + r" (\d+)" * 9 + "$", out.stdout, re.M)
     if out.returncode != 0 or not match:
         raise BenchError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    requests_, duration_us, *errors, p50_us = map(int, match.groups())
+    requests_, duration_us, *errors, p50_us, p99_us = map(int, match.groups())
     return {"requests": requests_, "seconds": duration_us / 1e6,
             "errors": dict(zip(("connect", "read", "write", "status", "timeout"), errors)),
-            "p50_ms": p50_us / 1000}
+            "p50_ms": p50_us / 1000, "p99_ms": p99_us / 1000}
 
 
 def wait_for_drain(app, timeout: float = 30.0) -> float:
