@@ -15,10 +15,11 @@ bench.bench_app:create_bench_app() (API rate limit lifted), both at once; wrk lo
                       /api/v1/subjects/state, cycling through 5,000 random subjects of the
                       ledger (bodies in a Lua table), vs. the same bodies to POST /bench/bare
                       (parses the JSON, answers a constant object), big ledger.   target >= 0.8
-  2 latency growth    p50 of subject state on the big / on the small ledger, from wrk phases
-                      with one connection per worker (-c2: service time, no queueing); the
-                      phases of both ledgers interleave, so drift lands on both; p99 and the
-                      bare endpoint's ratio (about 1) are shown beside it.    target <= 1.2
+  2 latency growth    p50 of subject state on the big / on the small ledger, from 2 s wrk
+                      phases with one connection per worker (-c2: service time, no queueing),
+                      the two ledgers' phases alternating (4 pairs per round): the median of
+                      the pairs' ratios; p99 and the bare endpoint's ratio (about 1) beside it.
+                                                                              target <= 1.2
   3 batch check       POST /api/v1/subjects/check of 100,000 subjects (95 % seeded, 5 %
                       unknown) on the big ledger, 3 times: the median of its Server-Timing
                       header, else of the time in-process (the app's test client on the same
@@ -145,13 +146,14 @@ def subjects_wrk_script(path: Path, token: str, subjects: list[str]) -> Path:
 def phases(plan: dict[str, tuple[str, Path, int]], seconds: int, rounds: int,
            rows: Callable[[str], int] | None = None,
            settle: Callable[[str], float] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Run every (url, script, connections) of plan once per round, in turn; fail on errors.
-    rows(name) counts what a phase writes; settle(name) runs after it (e.g. drain the queue)."""
+    """Run every (url, script, connections) of plan once per round, in turn, in reverse order every
+    other round (ABBA: no side always goes first); fail on errors. rows(name) counts what a
+    phase writes; settle(name) runs after it (e.g. drain the queue)."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in plan}
     for url, script, connections in plan.values():
         run_wrk(url, script, 1, connections)  # warm-up: both workers, every path
-    for _ in range(rounds):  # alternate, so machine noise lands on every side
-        for name, (url, script, connections) in plan.items():
+    for round_ in range(rounds):  # alternate, so machine noise lands on every side
+        for name, (url, script, connections) in list(plan.items())[::1 if round_ % 2 == 0 else -1]:
             before = rows(name) if rows else 0
             result = run_wrk(url, script, seconds, connections)
             result["settle_s"] = settle(name) if settle else 0.0
@@ -168,25 +170,31 @@ def rate(runs: list[dict[str, Any]]) -> float:
     return sum(r["requests"] for r in runs) / sum(r["seconds"] for r in runs)
 
 
-STATE_PHASES = {"state": (STATE, WRK_CONNECTIONS), "bare": ("/bench/bare", WRK_CONNECTIONS),
-                "state_lat": (STATE, LATENCY_CONNECTIONS), "bare_lat": ("/bench/bare", LATENCY_CONNECTIONS)}
+THROUGHPUT_PHASES = {"state": (STATE, WRK_CONNECTIONS), "bare": ("/bench/bare", WRK_CONNECTIONS)}
+LATENCY_PHASES = {"state_lat": (STATE, LATENCY_CONNECTIONS), "bare_lat": ("/bench/bare", LATENCY_CONNECTIONS)}
+LATENCY_SECONDS, LATENCY_PAIRS = 2, 4  # short latency phases, LATENCY_PAIRS per round: adjacent pairs
 
 
-def measure_state(ledgers: dict[str, "Ledger"], seconds: int, rounds: int) -> dict[str, dict[str, Any]]:
-    """Subject state vs. bare JSON on every ledger's server: throughput (-c8) and latency
-    (-c2), every phase of every ledger in turn each round, so drift lands on all alike."""
+def measure_state(ledgers: dict[str, "Ledger"], seconds: int,
+                  rounds: int) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Subject state vs. bare JSON on every ledger's server: throughput (-c8, `seconds` per
+    phase) and latency (-c2, short phases), every phase of every ledger in turn each round, so
+    drift lands on all alike. Returns the figures per ledger, and the latency of the last
+    ledger over the first as the median of adjacent pairs of phases (2 s apart)."""
     import requests
 
-    plan = {}
-    for label, ledger in ledgers.items():
+    for ledger in ledgers.values():
         expect(requests.post(ledger.server.base + STATE, json=subject_body(ledger.sample[0]),
                              headers={"Authorization": f"Bearer {ledger.tokens['consent:read']}"}, timeout=10),
                200, f"POST {STATE}")
         ledger.script = subjects_wrk_script(ledger.tmp / "state.lua", ledger.tokens["consent:read"], ledger.sample)
-    for kind, (path, connections) in STATE_PHASES.items():
-        for label, ledger in ledgers.items():
-            plan[f"{label}:{kind}"] = (ledger.server.base + path, ledger.script, connections)
-    runs = phases(plan, seconds, rounds)
+
+    def plan(kinds: dict[str, tuple[str, int]]) -> dict[str, tuple[str, Path, int]]:
+        return {f"{label}:{kind}": (ledger.server.base + path, ledger.script, connections)
+                for kind, (path, connections) in kinds.items() for label, ledger in ledgers.items()}
+
+    runs = phases(plan(THROUGHPUT_PHASES), seconds, rounds)
+    runs.update(phases(plan(LATENCY_PHASES), LATENCY_SECONDS, rounds * LATENCY_PAIRS))
     out = {}
     for label, ledger in ledgers.items():
         state, bare = runs[f"{label}:state"], runs[f"{label}:bare"]
@@ -198,7 +206,17 @@ def measure_state(ledgers: dict[str, "Ledger"], seconds: int, rounds: int) -> di
             figures[f"{kind}_p50_ms"] = statistics.median(r["p50_ms"] for r in runs[f"{label}:{kind}"])
             figures[f"{kind}_p99_ms"] = statistics.median(r["p99_ms"] for r in runs[f"{label}:{kind}"])
         out[label] = figures
-    return out
+    first, last = list(ledgers)[0], list(ledgers)[-1]
+
+    def pairs(kind: str, percentile: str) -> list[float]:
+        return [b[percentile] / a[percentile] for a, b in zip(runs[f"{first}:{kind}"], runs[f"{last}:{kind}"])]
+
+    growth = pairs("state_lat", "p50_ms")
+    latency = {"phases": len(growth), "seconds": LATENCY_SECONDS, "p50_growth": statistics.median(growth),
+               "pair_ratios": [round(x, 2) for x in growth],
+               "p99_growth": round(statistics.median(pairs("state_lat", "p99_ms")), 2),
+               "bare_p50_growth": round(statistics.median(pairs("bare_lat", "p50_ms")), 2)}
+    return out, latency
 
 
 def check_body(subjects: list[str], rng: random.Random) -> tuple[bytes, int]:
@@ -425,7 +443,8 @@ def run_backend(backend: str, args) -> dict[str, Any]:
             state = part(result, "state", lambda: measure_state({"small": small, "big": big}, args.duration,
                                                                 args.rounds))
             if state:
-                result["state_small"], result["state_big"] = state["small"], state["big"]
+                figures, result["latency"] = state
+                result["state_small"], result["state_big"] = figures["small"], figures["big"]
             if check:
                 log(f"{backend}: batch check over HTTP")
                 check.update(part(result, "check_http", lambda: measure_check_http(
@@ -459,12 +478,9 @@ def ratios(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out[name] = {"value": value, "target": target, "pass": ok, **extra}
 
     put("state_vs_bare", big["ratio"] if big else None, True)
-    growth = p99 = bare = None
-    if small and big:  # measured interleaved, so machine drift lands on both
-        growth = big["state_lat_p50_ms"] / small["state_lat_p50_ms"]
-        p99 = round(big["state_lat_p99_ms"] / small["state_lat_p99_ms"], 2)
-        bare = round(big["bare_lat_p50_ms"] / small["bare_lat_p50_ms"], 2)  # ~1: the servers are alike
-    put("latency_growth", growth, False, p99_growth=p99, bare_growth=bare)
+    latency = result.get("latency")
+    put("latency_growth", latency["p50_growth"] if latency else None, False,
+        p99_growth=latency and latency["p99_growth"], bare_growth=latency and latency["bare_p50_growth"])
     seconds, source = None, None
     if check and check.get("server_timing_s"):
         seconds, source = statistics.median(check["server_timing_s"]), "Server-Timing header"
@@ -509,9 +525,12 @@ def print_table(r: dict[str, Any]) -> None:
                   f"state {s['state_lat_p50_ms']:.2f}/{s['state_lat_p99_ms']:.2f} ms, bare "
                   f"{s['bare_lat_p50_ms']:.2f}/{s['bare_lat_p99_ms']:.2f} ms")
     verdict(1, "state_vs_bare", f"subject state / bare JSON at {n} events")
-    growth = ratio["latency_growth"]
-    verdict(2, "latency_growth", f"state p50 latency at {n} / at {small} events",
-            f"  [p99 {growth['p99_growth']}; bare p50 {growth['bare_growth']}]" if growth["value"] else "")
+    latency = r.get("latency")
+    if latency:
+        print(f"    latency: {latency['phases']} adjacent pairs of {latency['seconds']} s -c2 phases, p50 {n} / {small}: "
+              f"{min(latency['pair_ratios']):.2f}-{max(latency['pair_ratios']):.2f}; p99 {latency['p99_growth']}; "
+              f"bare endpoint p50 {latency['bare_p50_growth']}")
+    verdict(2, "latency_growth", f"state p50 latency at {n} / at {small} events (median)")
     if check:
         walls, timings = check.get("http_wall_s"), check.get("server_timing_s")
         print(f"    batch check of {CHECK_SUBJECTS:,} subjects ({check['known']:,} seeded, "

@@ -121,15 +121,16 @@ def seed(app, slug: str, subscribers: int) -> tuple[list[str], set[str], float]:
         dialect = db.engine.dialect.name
         try:
             driver = connection.driver_connection
-            for rows, _subs, _sups, _a, _m in plans:
-                _bulk_insert(driver, dialect, "subscriber", SUBSCRIBER_COLUMNS, rows)
-            for _rows_, subs, sups, _a, _m in plans:
-                _bulk_insert(driver, dialect, "subscription", SUBSCRIPTION_COLUMNS, subs)
-                _bulk_insert(driver, dialect, "suppression", SUPPRESSION_COLUMNS, sups)
+            tables = (("subscriber", SUBSCRIBER_COLUMNS), ("subscription", SUBSCRIPTION_COLUMNS),
+                      ("suppression", SUPPRESSION_COLUMNS))
+            for part, (table, columns) in enumerate(tables):
+                for plan in plans:
+                    _bulk_insert(driver, dialect, table, columns, plan[part])
             connection.commit()
             if dialect == "postgresql":  # explicit ids: move the sequences past them; then what autovacuum does
                 for table in ("subscriber", "subscription"):
-                    driver.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                    driver.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                   f"(SELECT max(id) FROM {table}))")
                 connection.commit()
                 driver.autocommit = True
                 driver.execute("VACUUM ANALYZE subscriber, subscription, suppression")
