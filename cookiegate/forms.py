@@ -8,6 +8,8 @@ from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms.i18n import messages_path
 
+from cookiegate.errors import CookiegateError
+
 
 @lru_cache(maxsize=8)
 def wtforms_translations(locale: str) -> support.Translations:
@@ -20,3 +22,14 @@ class CookiegateForm(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return wtforms_translations(str(get_locale()))
+
+
+def form_errors(form: FlaskForm, error: CookiegateError, *, default: str, names: dict[str, str] | None = None) -> None:
+    """Show a service's ValidationError on the form: each field's message under that field
+    (the service's name, or the form's name for it in `names`) when the form has it, else under
+    `default`; a message without fields under `default` too."""
+    messages = error.fields or {default: error.message}
+    for name, message in messages.items():
+        name = name.split(".", 1)[0]
+        field = form._fields.get((names or {}).get(name, name)) or form[default]
+        field.errors = [*field.errors, message]
