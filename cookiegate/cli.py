@@ -11,6 +11,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server, run_simple
 
 from cookiegate import create_app
+from cookiegate.accounts.cli import account_cli
 from cookiegate.api.cli import api_key_cli
 from cookiegate.ledger.cli import ledger_cli
 from cookiegate.newsletter.cli import newsletter_cli
@@ -23,6 +24,7 @@ def main() -> None:
     """cookiegate: consent banners, preferences and verifiable consent proofs."""
 
 
+main.add_command(account_cli)
 main.add_command(api_key_cli)
 main.add_command(ledger_cli)
 main.add_command(newsletter_cli)

@@ -79,6 +79,17 @@ DEFAULTS: dict[str, object] = {
     "UNSUBSCRIBE_RATE_LIMIT": "600 per minute",
     # Days a double opt-in confirmation link works.
     "NEWSLETTER_CONFIRM_DAYS": 14,
+    # Customer accounts (cookiegate/accounts): how long the mailed links work, the login,
+    # register and reset limits per client address (Flask-Limiter: RATELIMIT_STORAGE_URI, e.g.
+    # redis://host:6379 from COOKIEGATE_RATELIMIT_STORAGE_URI, shares them between app nodes),
+    # and how long "keep me logged in" lasts.
+    "ACCOUNT_CONFIRM_HOURS": 7 * 24,
+    "ACCOUNT_RESET_MINUTES": 60,
+    "ACCOUNT_EMAIL_CHANGE_HOURS": 24,
+    "ACCOUNT_LOGIN_RATE_LIMIT": "10 per minute",
+    "ACCOUNT_REGISTER_RATE_LIMIT": "10 per minute",
+    "ACCOUNT_RESET_RATE_LIMIT": "10 per minute",
+    "ACCOUNT_REMEMBER_DAYS": 30,
 }
 
 # Settings whose environment value is JSON (lists, numbers, booleans, dicts).
@@ -88,7 +99,8 @@ _JSON_KEYS = {"LANGUAGES", "SQLALCHEMY_ENGINE_OPTIONS", "PROXY_HOPS", "LEDGER_SE
               "WEBHOOK_RETRY_MAX_SECONDS", "WEBHOOK_ALLOW_HTTP", "WEBHOOK_ALLOW_PRIVATE_URLS",
               "WEBHOOK_KEEP_DELIVERED_DAYS",
               "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_TIMEOUT_SECONDS", "MAIL_RETRY_SECONDS",
-              "MAIL_RETRY_MAX_SECONDS", "MAIL_MAX_ATTEMPTS", "MAIL_KEEP_DAYS", "NEWSLETTER_CONFIRM_DAYS"}
+              "MAIL_RETRY_MAX_SECONDS", "MAIL_MAX_ATTEMPTS", "MAIL_KEEP_DAYS", "NEWSLETTER_CONFIRM_DAYS",
+              "ACCOUNT_CONFIRM_HOURS", "ACCOUNT_RESET_MINUTES", "ACCOUNT_EMAIL_CHANGE_HOURS", "ACCOUNT_REMEMBER_DAYS"}
 
 
 def from_environment(environ: dict[str, str]) -> dict[str, object]:

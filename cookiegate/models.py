@@ -7,3 +7,4 @@ from cookiegate.webhooks.models import Webhook, WebhookDelivery  # noqa: F401
 from cookiegate.mail.models import OutboxMail  # noqa: F401
 from cookiegate.newsletter.models import MailingList, Subscriber, Subscription, Suppression  # noqa: F401
 from cookiegate.newsletter.mailer_events import MailerEvent  # noqa: F401
+from cookiegate.accounts.models import Account, AccountEvent, AccountToken, ErasureTombstone  # noqa: F401

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cookiegate import config as cfg
 from cookiegate.errors import CookiegateError
-from cookiegate.extensions import babel, csrf, db, limiter, migrate
+from cookiegate.extensions import babel, csrf, db, limiter, login_manager, migrate
 from cookiegate.i18n import compile_catalogues, remember_language, select_locale
 from cookiegate.ledger.keys import load_keys
+from cookiegate.sessions import SiteSessionInterface
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -55,6 +57,8 @@ def _finish_config(app: Flask) -> None:
     app.extensions["cookiegate.ledger_keys"] = load_keys(
         pem=app.config["LEDGER_KEY_PEM"],
         path=Path(app.config["LEDGER_KEY_FILE"] or instance / "ledger-ed25519.pem"))
+    # "Keep me logged in" makes the (per-site) session cookie last this long; see accounts.views.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=float(app.config["ACCOUNT_REMEMBER_DAYS"]))
     if app.config["PROXY_HOPS"]:
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -68,6 +72,9 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    app.session_interface = SiteSessionInterface()
     compile_catalogues(Path(app.config["BABEL_TRANSLATION_DIRECTORIES"]))
     from cookiegate import models  # noqa: F401  (every table registered for Alembic)
 
@@ -88,6 +95,9 @@ def _register(app: Flask) -> None:
     from cookiegate.newsletter.views import bp as newsletter_bp
     from cookiegate.newsletter import link_views  # noqa: F401  (unsubscribe link and preference centre)
     app.register_blueprint(newsletter_bp)
+    from cookiegate.accounts.views import bp as accounts_bp
+    from cookiegate.accounts import account_views  # noqa: F401  (the account page's routes)
+    app.register_blueprint(accounts_bp)
     if app.config["MAIL_BACKEND"] == "outbox":
         from cookiegate.mail.views import register_outbox
         register_outbox(app)

@@ -9,6 +9,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
                    request, url_for)
 from flask_babel import get_locale, gettext
 
+from cookiegate.accounts.current import current_account_subject
 from cookiegate.banner.forms import consent_form
 from cookiegate.banner.services import (CONSENT_COOKIE, ConsentState, choices_for_action,
                                         consent_cookie_value, initial_choices, optional_categories,
@@ -123,16 +124,18 @@ def save_consent():
         interaction=Interaction(channel=form.channel.data, action=action, layer=int(form.layer.data)),
         context=Context(origin=request.host_url.rstrip("/"), path=safe_return_path(form.next.data),
                         ip=request.remote_addr, user_agent=request.user_agent.string),
-        gpc=gpc, new_subject=new_subject)
+        gpc=gpc, new_subject=new_subject, account_id=current_account_subject())
     state = ConsentState(consent_id=consent_id, notice_version=g.notice.version, choices=choices,
                          event_id=event.event_id, decided_at=int(time.time()), gpc=gpc)
     flash(gettext("Your choice has been saved."))
     response = redirect(safe_return_path(form.next.data), 303)
-    _set_consent_cookie(response, state)
+    set_consent_cookie(response, state)
     return response
 
 
-def _set_consent_cookie(response: Response, state: ConsentState) -> None:
+def set_consent_cookie(response: Response, state: ConsentState) -> None:
+    """Keep the visitor's choice in the privacy centre's signed cookie (the account page's
+    withdrawal updates it too)."""
     response.set_cookie(CONSENT_COOKIE, consent_cookie_value(
         secret=current_app.config["SECRET_KEY"], site=g.site, state=state),
         max_age=g.site.consent_lifetime_days * 86400, path=url_for("banner.home"), httponly=True,

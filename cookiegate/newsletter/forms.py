@@ -18,6 +18,7 @@ class SubscribeForm(CookiegateForm):
     lists = SelectMultipleField(_l("Lists"), validators=[DataRequired(_l("Choose at least one list."))])
     language = SelectField(_l("Language of our mails"))
     shown = HiddenField()
+    age_confirmed = BooleanField(_l("I am 16 or over"))  # shown where the site asks (marketing_age_check)
 
 
 def subscribe_form(site: Site, language: str) -> SubscribeForm:
@@ -45,11 +46,13 @@ class PreferencesForm(CookiegateForm):
     phone = BooleanField(_l("Phone"))
     social = BooleanField(_l("Social media"))
     email = EmailField(_l("E-mail address"), validators=[Optional(), Length(max=MAX_EMAIL)])
+    age_confirmed = BooleanField(_l("I am 16 or over"))  # shown where the site asks (marketing_age_check)
 
 
 def preferences_form(site: Site, channels: dict[str, bool], no_marketing_email: bool,
                      active: list[str]) -> PreferencesForm:
-    """The preference centre's form, filled with the subscriber's current choices on GET."""
+    """The preference centre's form (also the account page's marketing section), filled with
+    the current choices on GET."""
     form = PreferencesForm(data={"lists": active, "no_marketing_email": no_marketing_email,
                                  **{key: bool(channels.get(key)) for key in ("post", "phone", "social")}})
     form.lists.choices = [(item.key, item.key) for item in site_lists(site)]

@@ -14,6 +14,7 @@ from flask_babel import get_locale, gettext
 from cookiegate import ratelimit
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import client_address, csrf
+from cookiegate.forms import form_errors
 from cookiegate.newsletter.forms import ButtonForm, preferences_form
 from cookiegate.newsletter.preferences import list_states, open_link, save_preferences, unsubscribe_by_link
 from cookiegate.newsletter.subscriptions import ACTIVE
@@ -50,12 +51,13 @@ def preferences(token: str):
                 site=g.site, subscriber=subscriber, lists={key: True for key in form.lists.data},
                 no_marketing_email=form.no_marketing_email.data, email=form.email.data or None,
                 channels={key: form[key].data for key in ("post", "phone", "social")},
-                language=str(get_locale()), context=page_context_of_request("u/preferences"))
+                language=str(get_locale()), context=page_context_of_request("u/preferences"),
+                age_confirmed=form.age_confirmed.data)
             flash(gettext("Your preferences are saved."))
             if saved.requested:
                 flash(gettext("We have sent you a mail: confirm it to receive the lists you switched on."))
             return redirect(url_for(".preferences", token=token), 303)
         except ValidationError as error:
-            form.email.errors = [*form.email.errors, *error.fields.values()]
+            form_errors(form, error, default="email")
     status = 422 if form.errors else 200
     return render_template("newsletter/preferences.html", link=link, states=states, form=form, token=token), status

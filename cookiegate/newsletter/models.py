@@ -58,6 +58,8 @@ class Subscription(db.Model):
     status: Mapped[str] = mapped_column(String(16))  # pending | subscribed | unsubscribed
     source: Mapped[str] = mapped_column(String(40))  # hosted_form | api | checkout | preference_centre ...
     text_sha256: Mapped[str] = mapped_column(String(64))
+    # On a site with marketing_age_check: the person confirmed being 16 or over; else None.
+    age_confirmed: Mapped[bool | None]
     requested_at: Mapped[datetime]
     confirm_token_hash: Mapped[bytes | None]
     confirmation_sent_at: Mapped[datetime | None]

@@ -22,7 +22,7 @@ from cookiegate.mail.services import deliver
 from cookiegate.newsletter import proof
 from cookiegate.newsletter import subscriptions as steps
 from cookiegate.newsletter.lists import list_by_key, site_lists
-from cookiegate.newsletter.mails import public_base
+from cookiegate.mail.site_mail import public_base
 from cookiegate.newsletter.models import MailingList, Subscriber, Subscription
 from cookiegate.newsletter.services import unsubscribe
 from cookiegate.newsletter.tokens import invalid_link, read_link, same_consent_id
@@ -81,13 +81,17 @@ class Saved:
 
 def save_preferences(*, site: Site, subscriber: Subscriber, lists: dict[str, bool], no_marketing_email: bool,
                      channels: dict[str, bool], language: str, context: Context, email: Any = None,
-                     base_url: str | None = None, now: datetime | None = None) -> Saved:
+                     base_url: str | None = None, method: str = "preference_centre",
+                     account_id: str | None = None, age_confirmed: Any = None,
+                     now: datetime | None = None) -> Saved:
     """Apply the preference centre: lists switched off are unsubscribed (method
     preference_centre); lists switched on again need a fresh double opt-in (one mail; the
     address must be typed again when it is no longer kept, and must be this subscriber's);
     "no marketing e-mail" unsubscribes every list and blocks marketing mail; post, phone and
     social channels are stored, and any change to them or to the global switch is an "updated"
-    ledger event. Commits once, then sends the mail."""
+    ledger event. `method` "account" records all of it as the customer's account page (channel
+    account, the account's subject id linked); on a site with marketing_age_check, switching a
+    list on needs age_confirmed=True. Commits once, then sends the mail."""
     now = now or utcnow()
     states = dict((item.key, (item, status)) for item, status in list_states(site=site, subscriber=subscriber))
     if set(lists) - set(states) or set(channels) - set(MARKETING_CHANNELS):
@@ -95,18 +99,19 @@ def save_preferences(*, site: Site, subscriber: Subscriber, lists: dict[str, boo
     off = [key for key, (_, status) in states.items() if status in steps.ACTIVE and (no_marketing_email or not lists.get(key))]
     on = [key for key, (_, status) in states.items() if status not in steps.ACTIVE and lists.get(key) and not no_marketing_email]
     address = _address_for(subscriber, email) if on else None
+    age = steps.check_age(site, age_confirmed) if on else None
     for key in off:
         subscription = steps.subscription_of(subscriber, states[key][0])
         steps.end_subscription(site=site, subscriber=subscriber, subscription=subscription, mailing_list=states[key][0],
-                               method="preference_centre", context=context, actor=None, source=None,
-                               account_id=None, now=now)
-    changed = _save_channels(site, subscriber, no_marketing_email, channels, context, now)
+                               method=method, context=context, actor=None, source=None,
+                               account_id=account_id, now=now)
+    changed = _save_channels(site, subscriber, no_marketing_email, channels, context, now, method, account_id)
     mail = None
     if on:
         subscriber.email = address
         mail = steps.request_opt_in(site=site, subscriber=subscriber, address=address, lists=[states[k][0] for k in on],
-                                    language=language, shown_language=language, source="preference_centre",
-                                    base=public_base(base_url), now=now)
+                                    language=language, shown_language=language, source=method,
+                                    base=public_base(base_url), now=now, age_confirmed=age)
     steps.forget_address_if_unused(subscriber, now)
     db.session.commit()
     if mail is not None:
@@ -125,7 +130,7 @@ def _address_for(subscriber: Subscriber, email: Any) -> str:
 
 
 def _save_channels(site: Site, subscriber: Subscriber, no_marketing_email: bool, channels: dict[str, bool],
-                   context: Context, now: datetime) -> bool:
+                   context: Context, now: datetime, method: str, account_id: str | None) -> bool:
     wanted = {"email": not no_marketing_email, **{key: bool(channels.get(key)) for key in MARKETING_CHANNELS}}
     if wanted == subscriber.channels and no_marketing_email == subscriber.no_marketing_email:
         return False
@@ -133,9 +138,9 @@ def _save_channels(site: Site, subscriber: Subscriber, no_marketing_email: bool,
     proof.record_newsletter_event(
         site=site, subscriber=subscriber, kind="updated",
         decisions={f"channel:{key}": {"granted": value, "basis": "consent"} for key, value in wanted.items()},
-        interaction=Interaction(channel="email_link", action="save_selection"), context=context,
-        actor="visitor", source="browser", now=now,
-        newsletter=proof.newsletter_object(method="preference_centre", channels=wanted,
+        interaction=Interaction(channel="account" if method == "account" else "email_link", action="save_selection"),
+        context=context, actor="visitor", source="account" if method == "account" else "browser", now=now,
+        account_id=account_id, newsletter=proof.newsletter_object(method=method, channels=wanted,
                                            no_marketing_email=no_marketing_email))
     return True
 

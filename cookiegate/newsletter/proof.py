@@ -27,7 +27,9 @@ The leaf is the ledger's (`ledger.record.build_event`, schema 1) with a "newslet
     "confirmation_mail_sha256": sha256 of the whole confirmation mail (RFC 5322 bytes), else null,
     "opt_in_event": for an opt-out, the event id of the opt-in it ends, else null,
     "channels": {"email", "post", "phone", "social": bool} for a channels event, else null,
-    "no_marketing_email": the global opt-out for a channels event, else null}
+    "no_marketing_email": the global opt-out for a channels event, else null,
+    "age_confirmed": true when the site asks marketing sign-ups to confirm they are 16 or over
+        and the person did, else null}
 - personal fields (outside the leaf, erasable, committed to by the leaf): ip_prefix and
   ua_family of the confirming click or of the opt-out's request, email_hmac, account_id.
 """
@@ -55,7 +57,8 @@ METHOD_INTERACTION = {
     "mailer": Interaction(channel="api", action="unsubscribe"),
 }
 FIELDS = ("list", "method", "source", "text", "text_sha256", "requested_at", "confirmation_sent_at",
-          "confirmed_at", "confirmation_mail_sha256", "opt_in_event", "channels", "no_marketing_email")
+          "confirmed_at", "confirmation_mail_sha256", "opt_in_event", "channels", "no_marketing_email",
+          "age_confirmed")
 
 
 def newsletter_object(**values: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from cookiegate.mail.services import deliver
 from cookiegate.newsletter import proof
 from cookiegate.newsletter import subscriptions as steps
 from cookiegate.newsletter.lists import list_by_key, shown_text, text_sha256
-from cookiegate.newsletter.mails import public_base
+from cookiegate.mail.site_mail import public_base
 from cookiegate.newsletter.models import MailingList, Subscriber, Subscription, Suppression
 from cookiegate.newsletter.tokens import confirm_token_hash, confirm_token_id, invalid_link, unsubscribe_token
 from cookiegate.sites.models import Site
@@ -45,17 +45,19 @@ def subscribe(*, site: Site, email: Any, list_key: Any, language: Any, source: A
 
 def subscribe_lists(*, site: Site, email: Any, list_keys: list[Any], language: Any, source: Any,
                     shown_language: str | None = None, base_url: str | None = None, send: bool = True,
-                    remind: bool = False, now: datetime | None = None) -> list[Subscription]:
+                    remind: bool = False, age_confirmed: Any = None, now: datetime | None = None) -> list[Subscription]:
     """Start a double opt-in for these lists of the site: each list the address is not already
     mailable on becomes pending and ONE confirmation mail (in `language`) goes out; nothing is
     mailed on these lists until its POST confirms. `source` names where the request came from
     (hosted_form, api, checkout, ...); `shown_language` is the language the sign-up text was
     read in (default: `language`). With send=False the mail is only queued (the worker sends it).
     With remind=True an address already on every list asked gets its manage link instead (so a
-    sign-up form can answer the same for everyone). Returns the subscriptions in the order asked;
-    commits."""
+    sign-up form can answer the same for everyone). On a site with marketing_age_check the
+    person must have confirmed being 16 or over (age_confirmed=True). Returns the subscriptions
+    in the order asked; commits."""
     address = steps.checked_email(email)
     steps.check_request(site, language=language, source=source)
+    age = steps.check_age(site, age_confirmed)
     if shown_language not in (None, *site.languages):
         raise ValidationError(_l("Unsupported language."), fields={"shown_language": _l("not offered by this site")})
     if type(list_keys) is not list or not list_keys or not all(type(key) is str for key in list_keys):
@@ -65,7 +67,7 @@ def subscribe_lists(*, site: Site, email: Any, list_keys: list[Any], language: A
     for attempt in (1, 2):  # a twin request creating the same new subscriber: retry once
         try:
             mail = _subscribe(site, address, lists, language, shown_language or language, source,
-                              public_base(base_url), remind, now or utcnow())
+                              public_base(base_url), remind, age, now or utcnow())
             break
         except IntegrityError:
             db.session.rollback()
@@ -78,12 +80,13 @@ def subscribe_lists(*, site: Site, email: Any, list_keys: list[Any], language: A
 
 
 def _subscribe(site: Site, address: str, lists: list[MailingList], language: str, shown_language: str,
-               source: str, base: str, remind: bool, now: datetime) -> OutboxMail | None:
+               source: str, base: str, remind: bool, age: bool | None, now: datetime) -> OutboxMail | None:
     email_hmac = current_keys().email_hmac(address)
     subscriber = steps.subscriber_by_hmac(site.id, email_hmac) or steps.new_subscriber(site, email_hmac, language, now)
     subscriber.email, subscriber.language, subscriber.updated_at = address, language, now
     mail = steps.request_opt_in(site=site, subscriber=subscriber, address=address, lists=lists, language=language,
-                                shown_language=shown_language, source=source, base=base, now=now)
+                                shown_language=shown_language, source=source, base=base, now=now,
+                                age_confirmed=age)
     if mail is None and remind:
         mail = steps.queue_manage_mail(site=site, subscriber=subscriber, address=address, language=language, base=base)
     db.session.commit()
@@ -177,7 +180,7 @@ def _confirm_one(site: Site, subscriber: Subscriber, subscription: Subscription,
             list=mailing_list.key, method="double_opt_in", source=subscription.source, text=shown,
             text_sha256=subscription.text_sha256, requested_at=subscription.requested_at,
             confirmation_sent_at=sent_at, confirmation_mail_sha256=subscription.confirmation_mail_sha256,
-            confirmed_at=now))
+            confirmed_at=now, age_confirmed=subscription.age_confirmed))
     db.session.expire(subscription)
 
 

@@ -51,6 +51,17 @@ def check_request(site: Site, *, language: Any, source: Any) -> None:
         raise ValidationError(_l("The subscription request is incomplete."), fields=fields)
 
 
+def check_age(site: Site, age_confirmed: Any) -> bool | None:
+    """On a site that asks (marketing_age_check), marketing sign-up needs the person's
+    confirmation that they are 16 or over; returns what to keep with the subscription."""
+    if not site.marketing_age_check:
+        return None
+    if age_confirmed is not True:
+        raise ValidationError(_l("Confirm that you are 16 or over to sign up."),
+                              fields={"age_confirmed": _l("confirm that you are 16 or over")})
+    return True
+
+
 def subscriber_by_hmac(site_id: int, email_hmac: str) -> Subscriber | None:
     return db.session.execute(select(Subscriber).where(
         Subscriber.site_id == site_id, Subscriber.email_hmac == email_hmac)).scalar()
@@ -86,7 +97,8 @@ def suppress(*, site_id: int, email_hmac: str, reason: str, now: datetime) -> No
 
 
 def request_opt_in(*, site: Site, subscriber: Subscriber, address: str, lists: list[MailingList],
-                   language: str, shown_language: str, source: str, base: str, now: datetime) -> OutboxMail | None:
+                   language: str, shown_language: str, source: str, base: str, now: datetime,
+                   age_confirmed: bool | None = None) -> OutboxMail | None:
     """Put each list that is not already mailable into "pending" with the proof of what was
     asked (source, shown text), and queue ONE confirmation mail for them. An address on the
     suppression list is never taken as subscribed: it always needs this fresh confirmation.
@@ -101,6 +113,7 @@ def request_opt_in(*, site: Site, subscriber: Subscriber, address: str, lists: l
             subscription = Subscription(subscriber_id=subscriber.id, list_id=mailing_list.id)
             db.session.add(subscription)
         subscription.status, subscription.source, subscription.requested_at = "pending", source, now
+        subscription.age_confirmed = age_confirmed
         subscription.text_sha256 = text_sha256(shown_text(mailing_list, shown_language))
         subscription.confirmed_at = subscription.confirm_event_id = None
         waiting.append((subscription, mailing_list))

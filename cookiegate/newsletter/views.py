@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from cookiegate import ratelimit
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import client_address
+from cookiegate.forms import form_errors
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.record import Context
 from cookiegate.newsletter.forms import ButtonForm, LostLinkForm, subscribe_form
@@ -74,10 +75,11 @@ def subscribe():
             if not form.errors:
                 subscribe_lists(site=g.site, email=form.email.data, list_keys=form.lists.data,
                                 language=form.language.data, source="hosted_form", remind=True,
+                                age_confirmed=form.age_confirmed.data,
                                 shown_language=form.shown.data if form.shown.data in g.site.languages else None)
                 return redirect(url_for(".subscribed"), 303)
         except ValidationError as error:
-            form.email.errors = [*form.email.errors, *error.fields.values()]
+            form_errors(form, error, default="email")
     status = 422 if form.errors else 200
     return render_template("newsletter/subscribe.html", form=form, lists=lists), status
 
@@ -98,7 +100,7 @@ def lost_link():
                 send_manage_link(site=g.site, email=form.email.data, language=str(get_locale()))
                 sent, form = True, LostLinkForm(formdata=None)
         except ValidationError as error:
-            form.email.errors = [*form.email.errors, *error.fields.values()]
+            form_errors(form, error, default="email")
     status = 422 if form.errors else 200
     return render_template("newsletter/lost.html", form=form, sent=sent), status
 

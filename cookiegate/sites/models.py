@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cookiegate.extensions import db
@@ -28,6 +28,9 @@ class Site(db.Model):
     consent_lifetime_days: Mapped[int] = mapped_column(default=DEFAULT_CONSENT_LIFETIME_DAYS)
     # Dutch Tw 11.7a: analytics with little privacy impact may need no consent. Off by default.
     analytics_exempt: Mapped[bool] = mapped_column(default=False)
+    # Marketing sign-up (newsletter form, account page) asks the customer to confirm they are 16
+    # or over (GDPR Art. 8: the Dutch age of digital consent). Off by default.
+    marketing_age_check: Mapped[bool] = mapped_column(default=False, server_default=false())
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     policy_version: Mapped[str] = mapped_column(String(40))
     controller: Mapped[dict[str, Any]] = mapped_column(JSON)

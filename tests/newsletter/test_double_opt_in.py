@@ -171,7 +171,11 @@ def test_forged_altered_or_foreign_confirmation_links_change_nothing(live_server
         assert page.status_code == 404 and "This link is not valid" in page.text
         assert person.post(bad_url, data={"csrf_token": csrf}).status_code == 404
     foreign = url.replace(f"/s/{shop.slug}/", f"/s/{other.slug}/")
-    assert person.get(foreign).status_code == 404 and person.post(foreign, data={"csrf_token": csrf}).status_code == 404
+    # Sessions are per site: the shop's CSRF token is refused there, and the other site's own
+    # token (from a page of that site) gets a 404 for the link.
+    assert person.get(foreign).status_code == 404 and person.post(foreign, data={"csrf_token": csrf}).status_code == 400
+    other_csrf = csrf_token(person.get(f"{live_server.url}/s/{other.slug}/preferences").text)
+    assert person.post(foreign, data={"csrf_token": other_csrf}).status_code == 404
     assert subscription_of(shop, email, "newsletter").status == "pending" and site_events(shop) == []
 
 

@@ -1,0 +1,62 @@
+"""`cookiegate account ...`: what staff do for customers who write in (export, erase), and
+re-applying erasures after a backup restore."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from cookiegate.accounts.auth import account_by_email
+from cookiegate.accounts.erase import erase_by_email_hmac, reapply_erasures
+from cookiegate.accounts.export import export_account
+from cookiegate.errors import CookiegateError
+from cookiegate.ledger.keys import current_keys
+from cookiegate.newsletter.subscriptions import checked_email
+from cookiegate.sites.services import site_by_slug
+
+account_cli = AppGroup("account", help="Customer accounts: export, erase, re-apply erasures.")
+
+
+@account_cli.command("export")
+@click.option("--site", "slug", required=True, help="The site of the account.")
+@click.argument("email")
+def export_command(slug: str, email: str) -> None:
+    """Print the JSON export of the account with this address (an access request by mail)."""
+    try:
+        site = site_by_slug(slug)
+        account = account_by_email(site, checked_email(email))
+    except CookiegateError as exc:
+        raise click.ClickException(exc.describe()) from exc
+    if account is None:
+        raise click.ClickException("no account with this address on this site")
+    click.echo(json.dumps(export_account(site=site, account=account), indent=2, ensure_ascii=False))
+
+
+@account_cli.command("erase")
+@click.option("--site", "slug", required=True, help="The site to erase the address from.")
+@click.argument("email")
+def erase_command(slug: str, email: str) -> None:
+    """Erase the account and the newsletter record of an address, as the customer's own
+    "delete my account" does, and keep its tombstone (an erasure request by mail)."""
+    try:
+        site = site_by_slug(slug)
+        erased = erase_by_email_hmac(site=site, email_hmac=current_keys().email_hmac(checked_email(email)),
+                                     reason="staff_erasure")
+    except CookiegateError as exc:
+        raise click.ClickException(exc.describe()) from exc
+    click.echo(f"erased: {erased.accounts} account(s), {erased.subscribers} newsletter subscriber(s), "
+               f"personal fields of {erased.events} ledger event(s); tombstone kept")
+
+
+@account_cli.command("reapply-erasures")
+@click.option("--site", "slug", default=None, help="Only this site (default: every site).")
+def reapply_command(slug: str | None) -> None:
+    """After restoring a backup: erase again every account and newsletter record whose address
+    was erased before (by its tombstone). Safe to run at any time; run it after every restore."""
+    try:
+        erased = reapply_erasures(site=site_by_slug(slug) if slug else None)
+    except CookiegateError as exc:
+        raise click.ClickException(exc.describe()) from exc
+    click.echo(f"re-applied: {erased.accounts} account(s), {erased.subscribers} newsletter subscriber(s), "
+               f"personal fields of {erased.events} ledger event(s)")
