@@ -25,12 +25,14 @@ ORIGIN = "https://shop.example"
 DECISIONS = 400
 
 
-def start_node(url: str, instance: Path, port: int, log: Path) -> subprocess.Popen:
-    """One app node: `cookiegate serve` with 2 workers; every node shares the database and keys."""
+def start_node(url: str, instance: Path, port: int, log: Path, **settings: str) -> subprocess.Popen:
+    """One app node: `cookiegate serve` with 2 workers; every node shares the database and keys.
+    `settings` are more COOKIEGATE_* variables, e.g. RATELIMIT_STORAGE_URI="redis://..."."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COOKIEGATE_")}
     env.update(COOKIEGATE_DATABASE_URL=url, COOKIEGATE_INSTANCE_PATH=str(instance),
                COOKIEGATE_SECRET_KEY="test-secret", COOKIEGATE_LEDGER_KEY_FILE=str(instance / "ledger.pem"),
-               COOKIEGATE_LEDGER_SEQUENCE_INTERVAL="0.2", COOKIEGATE_CONSENT_RATE_LIMIT="100000 per minute")
+               COOKIEGATE_LEDGER_SEQUENCE_INTERVAL="0.2", COOKIEGATE_CONSENT_RATE_LIMIT="100000 per minute",
+               **{f"COOKIEGATE_{name}": value for name, value in settings.items()})
     command = [sys.executable, "-c", "from cookiegate.cli import main; main()", "serve",
                "--bind", f"127.0.0.1:{port}", "--workers", "2"]
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,

@@ -42,9 +42,11 @@ def update_profile(*, account: Account, values: dict[str, Any], context: Context
         if name not in PROFILE_FIELDS:
             fields[name] = _l("unknown field")
             continue
-        text = value.strip() if type(value) is str else None
-        if text is None or len(text) > PROFILE_FIELDS[name] or _UNPRINTABLE.search(text):
+        text = value.replace("\r\n", "\n").strip() if type(value) is str else None  # browsers send CRLF
+        if text is None or len(text) > PROFILE_FIELDS[name]:
             fields[name] = _l("at most %(count)d characters", count=PROFILE_FIELDS[name])
+        elif _UNPRINTABLE.search(text) or (name != "postal_address" and "\n" in text):
+            fields[name] = _l("letters, digits and punctuation only")
         elif name == "phone" and text and not PHONE_RE.fullmatch(text):
             fields[name] = _l("digits, spaces and + ( ) - . / only")
         else:
