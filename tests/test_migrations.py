@@ -40,9 +40,11 @@ def cookiegate_command() -> str:
     return found
 
 
-def run_cookiegate(args: list[str], *, database_url: str, instance: Path) -> subprocess.CompletedProcess:
+def run_cookiegate(args: list[str], *, database_url: str, instance: Path, **settings: str) -> subprocess.CompletedProcess:
+    """The console script as an operator runs it; `settings` are more COOKIEGATE_* variables."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("COOKIEGATE_", "FLASK_"))}
-    env.update(COOKIEGATE_DATABASE_URL=database_url, COOKIEGATE_INSTANCE_PATH=str(instance))
+    env.update(COOKIEGATE_DATABASE_URL=database_url, COOKIEGATE_INSTANCE_PATH=str(instance),
+               **{f"COOKIEGATE_{name}": value for name, value in settings.items()})
     return subprocess.run([cookiegate_command(), *args], env=env, cwd=instance, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=TIMEOUT)
 

@@ -7,12 +7,19 @@ import uuid
 
 import pytest
 import requests
+from flask_babel import force_locale, gettext
 
 from tests.newsletter.conftest import (_fresh_limits_and_no_mail_left, _smtp_server, csrf_token, parsed,  # noqa: F401
                                        shop, smtp, text_part)
 
 ACCOUNT_LINK_RE = re.compile(r"https?://\S+/account/(?:confirm|reset|email)/[A-Za-z0-9._-]+(?:\?lang=\w+)?")
 PASSWORD = "een lange zin als wachtwoord"
+
+
+def nl(text: str, **values) -> str:
+    """A message as the Dutch pages show it (the shops' default language)."""
+    with force_locale("nl"):
+        return gettext(text, **values)
 
 
 def new_address() -> str:

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from flask_babel import force_locale, gettext
 
 from cookiegate.accounts.models import Account, AccountEvent, ErasureTombstone
 from cookiegate.accounts.export import export_account
@@ -20,7 +19,7 @@ from cookiegate.ledger.models import ConsentEvent, EventPersonal
 from cookiegate.ledger.receipts import verify_receipt
 from cookiegate.ledger.verify import verify_log
 from cookiegate.newsletter.models import Suppression
-from tests.accounts.conftest import PASSWORD, mailed_link, new_address
+from tests.accounts.conftest import PASSWORD, mailed_link, new_address, nl
 from tests.newsletter.conftest import fresh, parsed, text_part
 from tests.newsletter.test_preference_centre_browser import axe_violations
 
@@ -40,11 +39,6 @@ def submit(page, selector: str = "button[type=submit]") -> None:
         page.click(selector)
 
 
-def nl(text: str, **values) -> str:
-    with force_locale("nl"):
-        return gettext(text, **values)
-
-
 def test_register_confirm_login_change_correct_export_delete_in_dutch(app, context, live_server, smtp, shop, tmp_path):
     email, base = new_address(), f"{live_server.url}/s/{shop.slug}"
     page = context.new_page()
@@ -59,7 +53,8 @@ def test_register_confirm_login_change_correct_export_delete_in_dutch(app, conte
     assert nl("Check your inbox") in page.inner_text("h1")
     mail = parsed(smtp.wait_for(email)[0])
     assert mail["Subject"] == nl("Confirm your account at %(site)s", site=shop.name)
-    assert nl("Confirm it to start using the account:").split(":")[0] in text_part(mail)
+    assert nl("Someone, probably you, created an account at %(site)s with this address. Confirm it to start "
+              "using the account:", site=shop.name) in " ".join(text_part(mail).split())
     page.goto(mailed_link(smtp, email))
     assert fresh(Account, site_id=shop.id, email_hmac=current_keys().email_hmac(email)).confirmed_at is None
     submit(page)  # only the button confirms
@@ -83,7 +78,6 @@ def test_register_confirm_login_change_correct_export_delete_in_dutch(app, conte
     assert withdrawn.kind == "withdrawn" and leaf["interaction"]["channel"] == "account"
     assert not any(d["granted"] for d in leaf["decisions"].values() if d["basis"] == "consent")
     assert db.session.get(EventPersonal, withdrawn.id).data["account_id"] == account.subject_id
-    assert "#consents" not in page.url or True
     assert page.locator("#consents button[type=submit]").count() == 0  # nothing left to withdraw
 
     # Correct the profile: each change recorded by field name.
