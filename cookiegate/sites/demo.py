@@ -101,6 +101,7 @@ DEMO_SITES = [
      "address": "Bloemenmarkt 3, 1012 AB Amsterdam", "origin": "http://127.0.0.1:5001",
      "what_nl": "Voor een bezorging bewaren we ook naam en adres van de ontvanger en de tekst op het kaartje.",
      "what_en": "For a delivery we also keep the recipient's name and address and the message on the card.",
+     "age_check": True,
      "extra": [_cookie("delivery_slot", "Les Fleurs", "necessary", 1, "Onthoudt het gekozen bezorgmoment tijdens het afrekenen.", "Remembers the chosen delivery time during checkout.")]},
 ]
 
@@ -117,7 +118,8 @@ def seed_demo_sites() -> list[tuple[str, bool]]:
                     policy_version="2026-11", controller={"name": spec["name"] + " B.V.", "address": spec["address"],
                                                           "email": spec["email"]},
                     texts=_texts(spec["name"], spec["what_nl"], spec["what_en"], spec["email"]),
-                    categories=CATEGORIES, cookies=cookies, allowed_origins=[spec["origin"]])
+                    categories=CATEGORIES, cookies=cookies, allowed_origins=[spec["origin"]],
+                    marketing_age_check=spec.get("age_check", False))
         done.append((spec["slug"], True))
     return done
 

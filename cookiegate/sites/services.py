@@ -76,7 +76,7 @@ def create_site(*, slug: str, name: str, languages: list[str], default_language:
                 policy_version: str, controller: dict[str, Any], texts: dict[str, Any],
                 categories: list[dict[str, Any]], cookies: list[dict[str, Any]],
                 consent_lifetime_days: int = 182, analytics_exempt: bool = False,
-                allowed_origins: list[str] | None = None) -> Site:
+                allowed_origins: list[str] | None = None, marketing_age_check: bool = False) -> Site:
     """Create a site with its categories and cookies, and publish its first notice."""
     validate_site(slug=slug, name=name, languages=languages, default_language=default_language,
                   consent_lifetime_days=consent_lifetime_days, texts=texts,
@@ -86,7 +86,7 @@ def create_site(*, slug: str, name: str, languages: list[str], default_language:
     site = Site(slug=slug, name=name, languages=languages, default_language=default_language,
                 policy_version=policy_version, controller=controller, texts=texts,
                 consent_lifetime_days=consent_lifetime_days, analytics_exempt=analytics_exempt,
-                allowed_origins=allowed_origins or [])
+                allowed_origins=allowed_origins or [], marketing_age_check=marketing_age_check)
     site.categories = [Category(key=c["key"], position=i, texts=c["texts"]) for i, c in enumerate(categories)]
     site.cookies = [CookieDeclaration(category_key=c["category"], name=c["name"], provider=c["provider"],
                                       third_party=c.get("third_party", False),
