@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from cookiegate.accounts.auth import account_by_email
-from cookiegate.accounts.erase import erase_by_email_hmac, reapply_erasures
+from cookiegate.accounts.erase import erase_by_email_hmac, reapply_erasures, restore_tombstones, tombstone_records
 from cookiegate.accounts.export import export_account
 from cookiegate.errors import CookiegateError
 from cookiegate.ledger.keys import current_keys
@@ -49,12 +49,34 @@ def erase_command(slug: str, email: str) -> None:
                f"personal fields of {erased.events} ledger event(s); tombstone kept")
 
 
+@account_cli.command("tombstones")
+@click.option("--site", "slug", default=None, help="Only this site (default: every site).")
+def tombstones_command(slug: str | None) -> None:
+    """Print every erasure tombstone as a JSON line (site, keyed hash, reason, time). Keep the
+    output apart from the database backups (e.g. nightly, next to them): a restored backup lacks
+    the tombstones of later erasures, and `reapply-erasures --from FILE` puts them back."""
+    try:
+        records = tombstone_records(site=site_by_slug(slug) if slug else None)
+    except CookiegateError as exc:
+        raise click.ClickException(exc.describe()) from exc
+    for record in records:
+        click.echo(json.dumps(record, sort_keys=True))
+
+
 @account_cli.command("reapply-erasures")
 @click.option("--site", "slug", default=None, help="Only this site (default: every site).")
-def reapply_command(slug: str | None) -> None:
+@click.option("--from", "kept", type=click.File("r"), default=None,
+              help="Tombstones kept by `cookiegate account tombstones`, put back first.")
+def reapply_command(slug: str | None, kept) -> None:
     """After restoring a backup: erase again every account and newsletter record whose address
     was erased before (by its tombstone). Safe to run at any time; run it after every restore."""
     try:
+        if kept is not None:
+            try:
+                records = [json.loads(line) for line in kept if line.strip()]
+            except ValueError as exc:
+                raise click.ClickException(f"{kept.name}: not JSON lines from `cookiegate account tombstones`") from exc
+            click.echo(f"tombstones put back: {restore_tombstones(records)}")
         erased = reapply_erasures(site=site_by_slug(slug) if slug else None)
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc

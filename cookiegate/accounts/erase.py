@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cookiegate.accounts import records
@@ -31,7 +31,7 @@ from cookiegate.mail.site_mail import public_base
 from cookiegate.newsletter.subscriptions import subscriber_by_hmac
 from cookiegate.newsletter.wipe import wipe_subscriber_rows
 from cookiegate.sites.models import Site
-from cookiegate.timeutil import utcnow
+from cookiegate.timeutil import iso, parse_iso, utcnow
 
 PERSONAL = ("email", "email_hmac", "password_hash", "name", "postal_address", "phone")
 
@@ -73,6 +73,35 @@ def erase_by_email_hmac(*, site: Site, email_hmac: str, reason: str, now: dateti
               else _erase_address(site, email_hmac, reason, now, accounts=0, events=0))
     db.session.commit()
     return erased
+
+
+def tombstone_records(*, site: Site | None = None) -> list[dict[str, str]]:
+    """Every tombstone (of one site, or all) as plain records, for keeping apart from the
+    database's backups: a restore brings back the rows but also loses newer tombstones."""
+    query = select(Site.slug, ErasureTombstone.email_hmac, ErasureTombstone.reason, ErasureTombstone.erased_at).join(
+        Site, Site.id == ErasureTombstone.site_id).order_by(ErasureTombstone.id)
+    if site is not None:
+        query = query.where(ErasureTombstone.site_id == site.id)
+    return [{"site": slug, "email_hmac": email_hmac, "reason": reason, "erased_at": iso(erased_at)}
+            for slug, email_hmac, reason, erased_at in db.session.execute(query).all()]
+
+
+def restore_tombstones(records: list[Any]) -> int:
+    """Put back tombstones kept by tombstone_records (those of unknown sites are skipped, those
+    present are kept as they are); returns how many were missing. Commits."""
+    sites = {slug: site_id for site_id, slug in db.session.execute(select(Site.id, Site.slug)).all()}
+    rows = [{"site_id": sites[r["site"]], "email_hmac": r["email_hmac"], "reason": str(r["reason"])[:24],
+             "erased_at": parse_iso(r["erased_at"])} for r in records
+            if type(r) is dict and r.get("site") in sites and type(r.get("email_hmac")) is str
+            and len(r["email_hmac"]) == 64]
+    before = db.session.execute(select(func.count()).select_from(ErasureTombstone)).scalar_one()
+    if rows:
+        connection = db.session.connection()
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(dialect.insert(ErasureTombstone.__table__).on_conflict_do_nothing(), rows)
+    after = db.session.execute(select(func.count()).select_from(ErasureTombstone)).scalar_one()
+    db.session.commit()
+    return after - before
 
 
 def reapply_erasures(*, site: Site | None = None, now: datetime | None = None) -> Erased:

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from cookiegate.accounts.auth import account_by_email, register_account
 from cookiegate.accounts.erase import reapply_erasures
-from cookiegate.accounts.models import Account
+from cookiegate.accounts.models import Account, ErasureTombstone
 from cookiegate.errors import NotFound, ValidationError
 from cookiegate.extensions import db
 from cookiegate.ledger.keys import current_keys
@@ -156,6 +156,33 @@ def test_erasures_are_applied_again_after_a_backup_restore(live_server, shop, sm
     assert account_by_email(shop, address) is None
     assert fresh(Subscriber, site_id=shop.id, email_hmac=current_keys().email_hmac(address)) is None
     assert reapply_erasures(site=shop).accounts == 0  # once is enough: nothing left to erase
+
+
+def test_tombstones_kept_apart_survive_a_restore_that_lost_them(live_server, shop, smtp, app_ctx, tmp_path):
+    """A backup older than the erasure has neither the erasure nor its tombstone: the
+    tombstones kept apart (`account tombstones`) bring both back."""
+    person, address = registered_account(live_server, shop, smtp)
+    forget_loaded()
+    before = {c.name: getattr(account_by_email(shop, address), c.name) for c in Account.__table__.columns}
+    assert post_form(person, account_url(live_server, shop, "delete"), {"password": PASSWORD, "confirm": "y"}).status_code == 303
+    kept = cli(app_ctx, "account", "tombstones", "--site", shop.slug)
+    assert kept.returncode == 0 and current_keys().email_hmac(address) in kept.stdout
+    (tmp_path / "tombstones.jsonl").write_text(kept.stdout + "\n")
+
+    forget_loaded()  # the restore: the account as it was, its tombstone gone
+    db.session.execute(delete(ErasureTombstone).where(ErasureTombstone.site_id == shop.id))
+    before.pop("id")
+    db.session.execute(insert(Account).values(**{**before, "subject_id": f"cga-{uuid.uuid4()}"}))
+    db.session.commit()
+    assert cli(app_ctx, "account", "reapply-erasures").stdout.startswith("re-applied: 0 account(s)")
+    result = cli(app_ctx, "account", "reapply-erasures", "--from", str(tmp_path / "tombstones.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert "tombstones put back: 1" in result.stdout and "re-applied: 1 account(s)" in result.stdout
+    forget_loaded()
+    assert account_by_email(shop, address) is None
+    (tmp_path / "garbage").write_text("not json\n")
+    refused = cli(app_ctx, "account", "reapply-erasures", "--from", str(tmp_path / "garbage"))
+    assert refused.returncode != 0 and "not JSON lines" in refused.stderr
 
 
 def _instance_of(app):
