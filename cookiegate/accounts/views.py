@@ -7,7 +7,7 @@ page here is private: no-store, noindex, no referrer (links carry credentials).
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, gettext
 from flask_login import login_user, logout_user
 
@@ -20,20 +20,10 @@ from cookiegate.errors import ValidationError
 from cookiegate.extensions import db, limiter, login_manager
 from cookiegate.forms import form_errors
 from cookiegate.ledger.record import Context
-from cookiegate.sites.services import notice_document, site_and_notice
+from cookiegate.sites.pages import site_blueprint
+from cookiegate.sites.services import notice_document
 
-bp = Blueprint("accounts", __name__, url_prefix="/s/<site_slug>/account")
-
-
-@bp.url_value_preprocessor
-def load_site(_endpoint, values):
-    g.site, g.notice = site_and_notice(values.pop("site_slug"))
-
-
-@bp.url_defaults
-def add_site(_endpoint, values):
-    if "site_slug" not in values and g.get("site") is not None:
-        values["site_slug"] = g.site.slug
+bp = site_blueprint("accounts", __name__, url_prefix="/s/<site_slug>/account")
 
 
 @bp.context_processor
@@ -42,14 +32,6 @@ def page_context():
         return {}
     lang, content = str(get_locale()), notice_document(g.notice)
     return {"site": g.site, "lang": lang, "show_banner": False, "content": content, "labels": content["labels"][lang]}
-
-
-@bp.after_request
-def private_page(response):
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 @login_manager.user_loader

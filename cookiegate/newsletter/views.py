@@ -6,7 +6,7 @@ credentials) and Cache-Control: no-store, and loads nothing from elsewhere (the 
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from cookiegate import ratelimit
@@ -19,33 +19,14 @@ from cookiegate.newsletter.forms import ButtonForm, LostLinkForm, subscribe_form
 from cookiegate.newsletter.lists import site_lists
 from cookiegate.newsletter.preferences import send_manage_link
 from cookiegate.newsletter.services import confirm, confirmation_for, subscribe_lists
-from cookiegate.sites.services import site_and_notice
+from cookiegate.sites.pages import site_blueprint
 
-bp = Blueprint("newsletter", __name__, url_prefix="/s/<site_slug>")
-
-
-@bp.url_value_preprocessor
-def load_site(_endpoint, values):
-    g.site, g.notice = site_and_notice(values.pop("site_slug"))
-
-
-@bp.url_defaults
-def add_site(_endpoint, values):
-    if "site_slug" not in values and g.get("site") is not None:
-        values["site_slug"] = g.site.slug
+bp = site_blueprint("newsletter", __name__)
 
 
 @bp.context_processor
 def page_context():
     return {"site": g.get("site"), "lang": str(get_locale()), "show_banner": False}
-
-
-@bp.after_request
-def private_page(response):
-    response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def page_context_of_request(path: str) -> Context:

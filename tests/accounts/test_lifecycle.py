@@ -282,3 +282,22 @@ def test_a_token_of_one_site_opens_nothing_at_another(live_server, shop, smtp):
     with pytest.raises(NotFound):
         from cookiegate.accounts.auth import confirmation_account
         confirmation_account(site=shop, token=link.rsplit("/", 1)[1].split("?")[0], now=utcnow() + timedelta(days=8))
+
+
+def test_a_choice_made_while_logged_in_is_the_accounts(live_server, shop, smtp):
+    person, address = registered_account(live_server, shop, smtp)
+    banner = f"{live_server.url}/s/{shop.slug}/"
+    answer = post_form(person, banner, {"accept_all": "1", "layer": "1", "channel": "banner", "next": f"/s/{shop.slug}/"},
+                       action=f"{live_server.url}/s/{shop.slug}/consent")
+    assert answer.status_code == 303
+    forget_loaded()
+    account = account_by_email(shop, address)
+    given = site_events(shop, "given")[-1]
+    assert given.personal["account_id"] == account.subject_id
+    page = person.get(account_url(live_server, shop)).text
+    assert nl("This browser") in page and given.row.consent_id[:8] in page
+    from cookiegate.ledger.state import subject_state
+    from cookiegate.ledger.subjects import Subject
+    from cookiegate.sites.services import current_notice
+    state = subject_state(site_id=shop.id, notice=current_notice(shop), subject=Subject("account", account.subject_id))
+    assert state.found and state.categories["marketing"].granted  # the API answers by the account too
