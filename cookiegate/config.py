@@ -89,6 +89,8 @@ DEFAULTS: dict[str, object] = {
     "ACCOUNT_LOGIN_RATE_LIMIT": "10 per minute",
     "ACCOUNT_REGISTER_RATE_LIMIT": "10 per minute",
     "ACCOUNT_RESET_RATE_LIMIT": "10 per minute",
+    # Register and reset mails per address, whoever asks: nobody can flood a mailbox with them.
+    "ACCOUNT_ADDRESS_RATE_LIMIT": "5 per hour",
     "ACCOUNT_REMEMBER_DAYS": 30,
 }
 

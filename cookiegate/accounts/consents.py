@@ -96,8 +96,8 @@ def account_event(*, site: Site, account: Account, event_id: Any) -> ConsentEven
 def withdraw_browser_consent(*, site: Site, account: Account, consent_id: Any, language: str,
                              context: Context) -> str:
     """Withdraw every optional category for one of the account's browsers (channel account).
-    The shop's services see it at once through the API; that browser's banner asks again when
-    its own cookie is next compared. Returns the event id; commits."""
+    The shop's services see it at once through the API; the caller updates the cookie when it
+    is the current browser's. Returns the event id; commits."""
     if consent_id not in linked_consent_ids(site=site, account=account):
         raise NotFound(_l("Your account has no consent with this id."))
     notice = current_notice(site)

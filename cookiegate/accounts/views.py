@@ -11,6 +11,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from flask_babel import get_locale, gettext
 from flask_login import login_user, logout_user
 
+from cookiegate import ratelimit
 from cookiegate.accounts import auth
 from cookiegate.accounts.consents import link_browser
 from cookiegate.accounts.forms import ButtonForm, LoginForm, NewPasswordForm, RegisterForm, ResetRequestForm
@@ -19,6 +20,7 @@ from cookiegate.banner.views import safe_return_path
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db, limiter, login_manager
 from cookiegate.forms import form_errors
+from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.record import Context
 from cookiegate.sites.pages import site_blueprint
 from cookiegate.sites.services import notice_document
@@ -55,11 +57,17 @@ def _limit(setting: str):
     return limiter.limit(lambda: current_app.config[setting], methods=["POST"])
 
 
+def _limit_address(email: str) -> None:
+    """Mails to one address, per hour, for known and unknown addresses alike."""
+    ratelimit.hit(current_app.config["ACCOUNT_ADDRESS_RATE_LIMIT"], "account-address", current_keys().email_hmac(email))
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @_limit("ACCOUNT_REGISTER_RATE_LIMIT")
 def register():
     form = RegisterForm()
     if form.validate_on_submit():
+        _limit_address(form.email.data)
         try:
             auth.register_account(site=g.site, email=form.email.data, password=form.password.data,
                                   language=str(get_locale()), context=request_context("register"))
@@ -126,6 +134,7 @@ def logout():
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
+        _limit_address(form.email.data)
         try:
             auth.request_password_reset(site=g.site, email=form.email.data)
             return render_template("accounts/reset_request.html", form=None)

@@ -120,6 +120,9 @@ SCHEMAS: dict[str, Any] = {
             "source": {"type": "string", "enum": list(SHOP_SOURCES), "description": _l(
                 "Where the person asked: shop_form (the shop's own sign-up form), checkout, shop_account (the "
                 "customer's account page at the shop) or import. Kept with the proof of the opt-in.")},
+            "age_confirmed": {"type": "boolean", "description": _l(
+                "The person confirmed being 16 or over. Required (true) on a site that asks this of marketing "
+                "sign-ups; kept with the proof of the opt-in.")},
         },
     },
     "NewsletterSubscriptionAccepted": {

@@ -32,9 +32,10 @@ SUPPRESSION_PARAMETERS = {"cursor", "limit"}
 @scope(WRITE)
 def subscribe_address():
     body = json_body()
-    reject_unknown(body, {"email", "list", "language", "source"})
+    reject_unknown(body, {"email", "list", "language", "source", "age_confirmed"})
     subscribe_from_shop(site=g.api_site, email=body.get("email"), list_key=body.get("list"),
-                        language=body.get("language", g.api_site.default_language), source=body.get("source"))
+                        language=body.get("language", g.api_site.default_language), source=body.get("source"),
+                        age_confirmed=body.get("age_confirmed"))
     return {"status": "pending"}, 202
 
 

@@ -108,13 +108,15 @@ def _map_sqlite_file() -> None:
         connection.exec_driver_sql(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
 
 
-def subscribe_from_shop(*, site: Site, email: Any, list_key: Any, language: Any, source: Any) -> None:
+def subscribe_from_shop(*, site: Site, email: Any, list_key: Any, language: Any, source: Any,
+                        age_confirmed: Any = None) -> None:
     """Start a double opt-in asked for on the shop's side (its own form, its checkout, ...):
     the same as the hosted form (newsletter.services.subscribe), so a suppressed or wiped
     address is never taken as subscribed and always gets a fresh confirmation mail first. An
     address already mailable on the list gets nothing. The mail is sent in the background, so
     that neither the answer nor its timing tells whether the address was known. At most
-    NEWSLETTER_ADDRESS_RATE_LIMIT requests per address (hosted form included). Commits."""
+    NEWSLETTER_ADDRESS_RATE_LIMIT requests per address (hosted form included). On a site with
+    marketing_age_check, age_confirmed must be True. Commits."""
     fields: dict[str, Any] = {}
     if not is_address(email):
         fields["email"] = _l("an e-mail address")
@@ -123,13 +125,20 @@ def subscribe_from_shop(*, site: Site, email: Any, list_key: Any, language: Any,
     if language not in site.languages:
         fields["language"] = _l("one of %(languages)s", languages=", ".join(site.languages))
     list_key_problem(list_key, fields)
+    if age_confirmed is not None and type(age_confirmed) is not bool:
+        fields["age_confirmed"] = _l("true or false")
+    else:
+        try:
+            steps.check_age(site, age_confirmed)
+        except ValidationError as error:
+            fields.update(error.fields)
     if fields:
         raise ValidationError(_l("The subscription request is incomplete."), fields=fields)
     list_by_key(site, list_key)  # NotFound before anything is counted or sent
     ratelimit.hit(current_app.config["NEWSLETTER_ADDRESS_RATE_LIMIT"], "newsletter-address",
                   current_keys().email_hmac(email))
     subscription = subscribe(site=site, email=email, list_key=list_key, language=language, source=source,
-                             send=False)
+                             send=False, age_confirmed=age_confirmed)
     queued = db.session.execute(select(OutboxMail.id).where(
         OutboxMail.site_id == site.id, OutboxMail.message_sha256 == subscription.confirmation_mail_sha256,
         OutboxMail.sent_at.is_(None), OutboxMail.to_address.is_not(None))).scalars().all()

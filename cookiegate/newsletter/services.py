@@ -37,10 +37,11 @@ from cookiegate.timeutil import utcnow
 
 
 def subscribe(*, site: Site, email: Any, list_key: Any, language: Any, source: Any,
-              base_url: str | None = None, send: bool = True, now: datetime | None = None) -> Subscription:
+              base_url: str | None = None, send: bool = True, age_confirmed: Any = None,
+              now: datetime | None = None) -> Subscription:
     """Ask for one list: see subscribe_lists."""
     return subscribe_lists(site=site, email=email, list_keys=[list_key], language=language, source=source,
-                           base_url=base_url, send=send, now=now)[0]
+                           base_url=base_url, send=send, age_confirmed=age_confirmed, now=now)[0]
 
 
 def subscribe_lists(*, site: Site, email: Any, list_keys: list[Any], language: Any, source: Any,

@@ -39,6 +39,23 @@ def test_the_eleventh_login_attempt_in_a_minute_gets_429(live_server, shop):
     assert person.get(url).status_code == 200  # only the attempts are limited, not the page
 
 
+def test_register_and_reset_mail_one_address_at_most_five_times_an_hour(live_server, shop, smtp, account_session):
+    _person, known = account_session
+    for address in (known, "nobody-" + known):  # the same for an address without an account
+        limiter_reset()
+        answers = []
+        for path, data in (("register", {"password": PASSWORD}),) * 3 + (("reset", {}),) * 3:
+            person = requests.Session()
+            answers.append(post_form(person, f"{live_server.url}/s/{shop.slug}/account/{path}",
+                                     {"email": address, **data}).status_code)
+        assert answers == [303, 303, 303, 200, 200, 429], address
+
+
+def limiter_reset() -> None:
+    from cookiegate.extensions import limiter
+    limiter.reset()
+
+
 def redis_answers() -> bool:
     try:
         import redis

@@ -22,6 +22,7 @@ from cookiegate.newsletter.mailer import check_addresses, email_hmacs
 from cookiegate.newsletter.models import Subscriber, Suppression
 from cookiegate.newsletter.preferences import save_preferences
 from cookiegate.newsletter.wipe import wipe_subscriber
+from cookiegate.sites import cache
 from cookiegate.sites.demo import DEMO_LISTS
 from cookiegate.newsletter.services import subscribe_lists
 from cookiegate.timeutil import iso, parse_iso, utcnow
@@ -206,6 +207,30 @@ def test_subscribe_validates_its_input(api, lists, smtp):
     assert [subscribe(api, email).status_code for _ in range(6)] == [202] * 5 + [429]  # per-address limit
     assert db.session.execute(select(func.count()).select_from(OutboxMail).where(
         OutboxMail.to_hmac == current_keys().email_hmac(email))).scalar() == 5
+
+
+def test_subscribe_asks_for_16_or_over_where_the_site_wants_it(api, lists, smtp):
+    body = {"email": new_address(), "list": "newsletter", "source": "checkout"}
+    assert api.post("/newsletter/subscriptions", json={**body, "age_confirmed": "yes"}).json()["fields"].keys() == {
+        "age_confirmed"}
+    assert subscribe(api, body["email"]).status_code == 202  # the site does not ask: nothing needed
+    lists.marketing_age_check = True
+    db.session.commit()
+    cache.forget(lists.slug)  # as publishing a site's settings does
+    forget_loaded()
+    try:
+        email = new_address()
+        refused = api.post("/newsletter/subscriptions", json={**body, "email": email})
+        assert refused.status_code == 422 and set(refused.json()["fields"]) == {"age_confirmed"}
+        assert api.post("/newsletter/subscriptions", json={**body, "email": email, "age_confirmed": False}).status_code == 422
+        assert subscription_of(lists, email, "newsletter") is None and mails_to(lists, email) == []
+        accepted = api.post("/newsletter/subscriptions", json={**body, "email": email, "age_confirmed": True})
+        assert accepted.status_code == 202
+        assert subscription_of(lists, email, "newsletter").age_confirmed is True
+    finally:
+        lists.marketing_age_check = False
+        db.session.commit()
+        cache.forget(lists.slug)
 
 
 def test_suppressions_page_by_hash_with_signed_cursors(api, lists):
