@@ -11,6 +11,8 @@ def utcnow() -> datetime:
 
 def iso(moment: datetime) -> str:
     """Render a naive UTC time as RFC 3339 with microseconds and a Z."""
+    if moment.tzinfo is None and moment.year >= 1000:  # then isoformat gives the same, much faster
+        return moment.isoformat(timespec="microseconds") + "Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

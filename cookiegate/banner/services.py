@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -34,7 +35,12 @@ class ConsentState:
 
 
 def _serializer(secret: str, site: Site) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt=f"cookiegate.consent.{site.slug}")
+    return _serializer_for(secret, site.slug)
+
+
+@lru_cache(maxsize=256)  # one per site: building it derives the signing key (an HMAC) each time
+def _serializer_for(secret: str, slug: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=f"cookiegate.consent.{slug}")
 
 
 def read_consent_cookie(*, secret: str, site: Site, value: str | None) -> ConsentState | None:

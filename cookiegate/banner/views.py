@@ -109,7 +109,9 @@ def preferences():
 def save_consent():
     ratelimit.hit(current_app.config["CONSENT_RATE_LIMIT"], "consent", client_address())
     optional = optional_categories(g.content)
-    form = consent_form(optional)
+    # CSRFProtect has checked the token already (g.csrf_valid): the form's own CSRF field would
+    # only sign a fresh token for a page this POST never renders.
+    form = consent_form(optional, meta={"csrf": False}) if g.get("csrf_valid") else consent_form(optional)
     action = form.action() if form.validate_on_submit() else None
     if action is None:
         abort(400)
@@ -119,16 +121,17 @@ def save_consent():
     gpc = request.headers.get("Sec-GPC") == "1"
     new_subject = g.consent is None
     consent_id = str(uuid.uuid4()) if new_subject else g.consent.consent_id
+    return_path = safe_return_path(form.next.data)
     event = record_consent(
         site=g.site, notice=g.notice, consent_id=consent_id, choices=choices, language=str(get_locale()),
         interaction=Interaction(channel=form.channel.data, action=action, layer=int(form.layer.data)),
-        context=Context(origin=request.host_url.rstrip("/"), path=safe_return_path(form.next.data),
+        context=Context(origin=request.host_url.rstrip("/"), path=return_path,
                         ip=request.remote_addr, user_agent=request.user_agent.string),
         gpc=gpc, new_subject=new_subject, account_id=current_account_subject())
     state = ConsentState(consent_id=consent_id, notice_version=g.notice.version, choices=choices,
                          event_id=event.event_id, decided_at=int(time.time()), gpc=gpc)
     flash(gettext("Your choice has been saved."))
-    response = redirect(safe_return_path(form.next.data), 303)
+    response = redirect(return_path, 303)
     set_consent_cookie(response, state)
     return response
 

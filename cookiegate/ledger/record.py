@@ -5,21 +5,21 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from cookiegate.canonical import canonical_json, loads
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.merkle import leaf_hash
-from cookiegate.ledger.models import ConsentEvent, SubjectLink
+from cookiegate.ledger.models import SubjectLink
 from cookiegate.privacy import truncate_ip, user_agent_family
 from cookiegate.sites.models import Notice, Site
 from cookiegate.sites.services import notice_document
@@ -90,43 +90,62 @@ def classify_event(previous: dict[str, Any] | None, decisions: dict[str, dict[st
     return "updated"
 
 
-# Statements built once: the hot path only binds parameters (no per-call SQL construction).
-_EVENTS = ConsentEvent.__table__
-_PREVIOUS_LEAF = (select(_EVENTS.c.leaf)
-                  .where(_EVENTS.c.site_id == bindparam("site_id"), _EVENTS.c.consent_id == bindparam("consent_id"))
-                  .order_by(_EVENTS.c.id.desc()).limit(1))
+# The hot path talks to the driver itself: SQLAlchemy's execution layer (compiling, result
+# set-up) costs as much per call as the INSERT does. Same connection, same transaction.
+_PREVIOUS_LEAF = ("SELECT leaf FROM consent_event WHERE site_id = {p} AND consent_id = {p} "
+                  "ORDER BY id DESC LIMIT 1")
+_PREVIOUS_LEAF_SQL = {"postgresql": _PREVIOUS_LEAF.format(p="%s"), "sqlite": _PREVIOUS_LEAF.format(p="?")}
 # PostgreSQL: an event and its personal fields in one round trip (a data-modifying CTE).
-_PG_INSERT_BOTH = text("""
+_PG_INSERT_BOTH = """
     WITH event AS (
         INSERT INTO consent_event (site_id, event_id, consent_id, kind, created_at, notice_sha256,
                                    leaf, leaf_hash, seal)
-        VALUES (:site_id, :event_id, :consent_id, :kind, :created_at, :notice_sha256,
-                :leaf, :leaf_hash, :seal)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
         RETURNING id)
     INSERT INTO event_personal (event_pk, salt, data)
-    SELECT id, :salt, CAST(:data AS JSON) FROM event
-    RETURNING event_pk""")
-
-
-# SQLite: driver-level SQL for the hot path (compiled statements cost as much as the insert).
+    SELECT id, %s, CAST(%s AS JSON) FROM event
+    RETURNING event_pk"""
 _SQLITE_INSERT_EVENT = ("INSERT INTO consent_event (site_id, event_id, consent_id, kind, created_at, notice_sha256, "
                         "leaf, leaf_hash, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
 _SQLITE_INSERT_PERSONAL = "INSERT INTO event_personal (event_pk, salt, data) VALUES (?, ?, ?)"
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
 
 
-def insert_event_rows(event: dict[str, Any], salt: bytes, personal: dict[str, Any]) -> int:
+def _driver_execute(connection: Connection, sql: str, params: tuple) -> Any:
+    """Run one statement on the session connection's driver connection; driver errors come
+    out as SQLAlchemy's (callers catch sqlalchemy.exc.IntegrityError for a taken event id)."""
+    driver = connection.connection.dbapi_connection
+    try:
+        return driver.execute(sql, params)
+    except connection.dialect.loaded_dbapi.Error as error:
+        lost = connection.dialect.is_disconnect(error, driver, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(sql, params, error, connection.dialect.loaded_dbapi.Error,
+                                  connection_invalidated=lost, dialect=connection.dialect) from error
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.isoformat(" ", "microseconds") if moment.year >= 1000 else moment.strftime(_SQLITE_TIME)
+
+
+def insert_event_rows(event: dict[str, Any], salt: bytes, personal: dict[str, Any], *,
+                      personal_text: str | None = None) -> int:
     """Insert the event and its personal fields; returns the event's key. The database marks
     the event pending for the sequencer itself (trigger consent_event_pending, migration 0002).
+    personal_text is the personal fields already serialised (build_event makes it).
     The two backends cookiegate runs on each get their fastest form."""
     connection = db.session.connection()
+    data = personal_text if personal_text is not None else json.dumps(personal)
     if connection.dialect.name == "postgresql":
-        return connection.execute(_PG_INSERT_BOTH, {**event, "salt": salt, "data": json.dumps(personal)}).scalar_one()
-    event_pk = connection.exec_driver_sql(_SQLITE_INSERT_EVENT, (
+        return _driver_execute(connection, _PG_INSERT_BOTH, (
+            event["site_id"], event["event_id"], event["consent_id"], event["kind"], event["created_at"],
+            event["notice_sha256"], event["leaf"], event["leaf_hash"], event["seal"], salt, data)).fetchone()[0]
+    event_pk = _driver_execute(connection, _SQLITE_INSERT_EVENT, (
         event["site_id"], event["event_id"], event["consent_id"], event["kind"],
-        event["created_at"].strftime(_SQLITE_TIME), event["notice_sha256"], event["leaf"],
-        event["leaf_hash"], event["seal"])).scalar_one()
-    connection.exec_driver_sql(_SQLITE_INSERT_PERSONAL, (event_pk, salt, json.dumps(personal)))
+        _sqlite_time(event["created_at"]), event["notice_sha256"], event["leaf"],
+        event["leaf_hash"], event["seal"])).fetchone()[0]
+    _driver_execute(connection, _SQLITE_INSERT_PERSONAL, (event_pk, salt, data))
     return event_pk
 
 
@@ -137,14 +156,15 @@ def uuid7() -> str:
     rand = int.from_bytes(os.urandom(10), "big")
     value = ((millis & (1 << 48) - 1) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64
              | 0b10 << 62 | rand & (1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    digits = f"{value:032x}"  # str(uuid.UUID(int=value)), without building the object
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
     """The subject's latest decision on this site, as its leaf document."""
-    leaf = db.session.connection().execute(
-        _PREVIOUS_LEAF, {"site_id": site_id, "consent_id": consent_id}).scalar()
-    return loads(leaf) if leaf else None
+    connection = db.session.connection()
+    row = _driver_execute(connection, _PREVIOUS_LEAF_SQL[connection.dialect.name], (site_id, consent_id)).fetchone()
+    return loads(row[0]) if row else None
 
 
 def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict[str, bool],
@@ -176,7 +196,7 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
         personal={"ip_prefix": truncate_ip(context.ip), "ua_family": user_agent_family(context.user_agent),
                   "account_id": account_id, "email_hmac": email_hmac},
         now=now or utcnow())
-    event_pk = insert_event_rows(built.row, built.salt, built.personal)
+    event_pk = insert_event_rows(built.row, built.salt, built.personal, personal_text=built.personal_text)
     if account_id is not None or email_hmac:  # the banner's anonymous path writes nothing more
         link_subject(site_id=site.id, consent_id=consent_id, account_id=account_id,
                      email_hmac=email_hmac, now=built.row["created_at"])
@@ -206,6 +226,7 @@ class BuiltEvent:
     salt: bytes
     personal: dict[str, Any]
     leaf: dict[str, Any]
+    personal_text: str | None = None  # the personal fields as stored: their canonical JSON
 
 
 def build_event(*, site: Site, notice: Notice, consent_id: str, decisions: dict[str, dict[str, Any]],
@@ -218,6 +239,7 @@ def build_event(*, site: Site, notice: Notice, consent_id: str, decisions: dict[
     Newsletter opt-ins and opt-outs add their proof as the leaf's "newsletter" object (its
     layout: cookiegate/newsletter/proof.py); cookie decisions have none."""
     salt = os.urandom(16)
+    personal_bytes = canonical_json(personal)  # committed to (personal_commitment) and stored
     leaf_doc = {
         "v": LEAF_SCHEMA,
         "event_id": event_id or uuid7(),
@@ -233,7 +255,7 @@ def build_event(*, site: Site, notice: Notice, consent_id: str, decisions: dict[
         "context": {"origin": context.origin, "path": context.path},
         "signals": {"gpc": gpc, "consent_mode": consent_mode},
         "actor": {"type": actor, "source": source},
-        "personal": {"commitment": personal_commitment(salt, personal)},
+        "personal": {"commitment": hashlib.sha256(salt + personal_bytes).hexdigest()},
     }
     if newsletter is not None:
         leaf_doc["newsletter"] = newsletter
@@ -242,7 +264,7 @@ def build_event(*, site: Site, notice: Notice, consent_id: str, decisions: dict[
     row = {"site_id": site.id, "event_id": leaf_doc["event_id"], "consent_id": consent_id, "kind": kind,
            "created_at": now, "notice_sha256": notice.sha256, "leaf": leaf.decode(), "leaf_hash": digest,
            "seal": current_keys().seal(digest)}
-    return BuiltEvent(row=row, salt=salt, personal=personal, leaf=leaf_doc)
+    return BuiltEvent(row=row, salt=salt, personal=personal, leaf=leaf_doc, personal_text=personal_bytes.decode())
 
 
 def check_interaction(interaction: Interaction) -> None:
