@@ -18,6 +18,7 @@ from sqlalchemy import Row, bindparam, func, select
 from cookiegate.canonical import loads
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
+from cookiegate.hotreads import fetch_one
 from cookiegate.ledger.models import ConsentEvent, SubjectLink
 from cookiegate.ledger.subjects import Subject
 from cookiegate.sites.models import Notice
@@ -33,11 +34,12 @@ EVENT_COLUMNS = (_EVENTS.c.id, _EVENTS.c.event_id, _EVENTS.c.kind, _EVENTS.c.cre
                  _EVENTS.c.notice_sha256, _EVENTS.c.leaf, _EVENTS.c.leaf_hash)
 _SITE, _KIND, _KEY = bindparam("site_id"), bindparam("kind"), bindparam("key")
 _LINKED = select(_LINKS.c.consent_id).where(_LINKS.c.site_id == _SITE, _LINKS.c.kind == _KIND, _LINKS.c.key == _KEY)
-# Built once (the state lookup is a hot read): the latest event of one consent id, by the
-# (site_id, consent_id, id) index; for an account or address, the latest over its linked ids.
-_LATEST_OF_CONSENT = (select(_EVENTS.c.event_id, _EVENTS.c.consent_id, _EVENTS.c.leaf)
-                      .where(_EVENTS.c.site_id == _SITE, _EVENTS.c.consent_id == _KEY)
-                      .order_by(_EVENTS.c.id.desc()).limit(1))
+# The state look-up is a hot read: the latest event of one consent id, by the (site_id,
+# consent_id, id) index, through the driver (PostgreSQL's form, SQLite's); for an account or
+# address, built once: the latest over its linked ids.
+_LATEST_OF_CONSENT = tuple(f"SELECT event_id, consent_id, leaf FROM consent_event WHERE site_id = {site} "
+                           f"AND consent_id = {key} ORDER BY id DESC LIMIT 1"
+                           for site, key in (("%(site_id)s", "%(key)s"), (":site_id", ":key")))
 _LATEST_PER_LINK = (select(func.max(_EVENTS.c.id).label("id"))
                     .where(_EVENTS.c.site_id == _SITE, _EVENTS.c.consent_id.in_(_LINKED))
                     .group_by(_EVENTS.c.consent_id).subquery())
@@ -63,10 +65,10 @@ class SubjectState:
     updated_at: str | None
 
 
-def latest_decision(*, site_id: int, subject: Subject) -> Row | None:
+def latest_decision(*, site_id: int, subject: Subject) -> Row | tuple | None:
     """The subject's latest event (event_id, consent_id, leaf) across its consent ids."""
     if subject.kind == "consent":
-        return db.session.connection().execute(_LATEST_OF_CONSENT, {"site_id": site_id, "key": subject.key}).first()
+        return fetch_one(_LATEST_OF_CONSENT, {"site_id": site_id, "key": subject.key})
     return db.session.connection().execute(
         _LATEST_OF_LINKED, {"site_id": site_id, "kind": subject.kind, "key": subject.key}).first()
 
@@ -76,7 +78,7 @@ def subject_state(*, site_id: int, notice: Notice, subject: Subject, now: dateti
     categories are always granted; the others as the subject's latest decision says, unless
     that decision has expired (then not granted, expired=True). An unknown subject is found=False."""
     row = latest_decision(site_id=site_id, subject=subject)
-    leaf = loads(row.leaf) if row is not None else None
+    leaf = loads(row[2]) if row is not None else None
     moment = iso(now or utcnow())
     categories = {}
     for category in notice_document(notice)["categories"]:
@@ -92,7 +94,7 @@ def subject_state(*, site_id: int, notice: Notice, subject: Subject, now: dateti
                 expires=leaf["expires"], expired=expired)
     if leaf is None:
         return SubjectState(found=False, consent_id=None, categories=categories, notice=None, updated_at=None)
-    return SubjectState(found=True, consent_id=row.consent_id, categories=categories, updated_at=leaf["time"],
+    return SubjectState(found=True, consent_id=row[1], categories=categories, updated_at=leaf["time"],
                         notice={"sha256": leaf["notice"]["sha256"], "version": leaf["notice"]["version"]})
 
 
