@@ -13,7 +13,7 @@ from flask import Response, g, request
 from flask_babel import lazy_gettext as _l
 
 from cookiegate.api.consent_spec import PATHS, SCHEMAS  # noqa: F401  (merged by openapi.py)
-from cookiegate.api.views import PayloadTooLarge, bp, json_body, reject_unknown, scope
+from cookiegate.api.views import PayloadTooLarge, bp, json_body, reads_site, reject_unknown, scope
 from cookiegate.errors import ValidationError
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.proofs import event_document
@@ -45,6 +45,7 @@ def record_event():
 
 
 @bp.post("/subjects/state")
+@reads_site
 @scope("consent:read")
 def read_subject_state():
     body = json_body()
@@ -57,6 +58,7 @@ def read_subject_state():
 
 
 @bp.post("/subjects/check")
+@reads_site
 @scope("consent:read")
 def check_many_subjects():
     started = time.perf_counter()
