@@ -22,15 +22,15 @@ def init_app(app: Flask) -> None:
 
 def fetch_one(statements: tuple[str, str], params: dict[str, Any]) -> tuple | None:
     """The first row of the statement (PostgreSQL's form, SQLite's form) as a plain tuple."""
-    connection = g.get("hot_connection")
-    if connection is None:
-        connection = db.engine.raw_connection()
-        g.hot_connection, g.hot_postgresql = connection, db.engine.dialect.name == "postgresql"
-        if g.hot_postgresql:
-            connection.dbapi_connection.autocommit = True
-    cursor = connection.cursor()
+    held = g.get("hot_connection")  # (connection, index of the statement's form)
+    if held is None:
+        engine = db.engine
+        held = g.hot_connection = (engine.raw_connection(), 0 if engine.dialect.name == "postgresql" else 1)
+        if held[1] == 0:
+            held[0].dbapi_connection.autocommit = True
+    cursor = held[0].cursor()
     try:
-        cursor.execute(statements[0] if g.hot_postgresql else statements[1], params)
+        cursor.execute(statements[held[1]], params)
         return cursor.fetchone()
     finally:
         cursor.close()
@@ -49,11 +49,12 @@ def fetch_all_apart(engine: Engine, statements: tuple[str, str], params: dict[st
 
 
 def _give_back(_error: BaseException | None = None) -> None:
-    connection = g.pop("hot_connection", None)
-    if connection is None:
+    held = g.pop("hot_connection", None)
+    if held is None:
         return
+    connection, form = held
     try:
-        if g.hot_postgresql and connection.dbapi_connection is not None:
+        if form == 0 and connection.dbapi_connection is not None:
             connection.dbapi_connection.autocommit = False  # as the pool hands connections out
     finally:
         connection.close()
