@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cookiegate import config as cfg
+from cookiegate import hotreads, ratelimit  # noqa: F401  (ratelimit registers cookiegate-memory://)
 from cookiegate.errors import CookiegateError
 from cookiegate.extensions import babel, csrf, db, limiter, login_manager, migrate
 from cookiegate.i18n import compile_catalogues, remember_language, select_locale
@@ -68,9 +69,12 @@ def _init_extensions(app: Flask) -> None:
     from cookiegate import sqlite_setup  # noqa: F401  (pragmas on every SQLite connection)
 
     db.init_app(app)
+    hotreads.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    if app.config["RATELIMIT_STORAGE_URI"] == "memory://":  # the same counters, minus a thread per few hits
+        app.config["RATELIMIT_STORAGE_URI"] = "cookiegate-memory://"
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "basic"

@@ -3,23 +3,24 @@ category, a batch "may I?" for many subjects, a subject's history and the site's
 Subjects travel only in POST bodies; e-mail addresses are looked up by keyed hash and never echoed."""
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any, Mapping
 
 from flask import Response, g, request
 from flask_babel import lazy_gettext as _l
 
 from cookiegate.api.consent_spec import PATHS, SCHEMAS  # noqa: F401  (merged by openapi.py)
-from cookiegate.api.views import PayloadTooLarge, bp, json_body, reject_unknown, scope
+from cookiegate.api.views import PayloadTooLarge, bp, gc_paused, json_body, reads_site, reject_unknown, scope
 from cookiegate.errors import ValidationError
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.proofs import event_document
 from cookiegate.ledger.receipts import issue_receipt
-from cookiegate.ledger.state import (EVENT_KINDS, MAX_CHECK_SUBJECTS, FeedQuery, check_subjects, decode_cursor,
-                                     encode_cursor, site_feed, subject_history, subject_scope, subject_state)
+from cookiegate.ledger.state import (EVENT_KINDS, MAX_CHECK_SUBJECTS, CheckResult, FeedQuery, check_subjects,
+                                     decode_cursor, encode_cursor, site_feed, subject_history, subject_scope,
+                                     subject_state)
 from cookiegate.ledger.subjects import Subject, many_subjects, one_subject, record_api_decision
 from cookiegate.sites.services import site_and_notice
 
@@ -45,6 +46,7 @@ def record_event():
 
 
 @bp.post("/subjects/state")
+@reads_site
 @scope("consent:read")
 def read_subject_state():
     body = json_body()
@@ -57,7 +59,9 @@ def read_subject_state():
 
 
 @bp.post("/subjects/check")
+@reads_site
 @scope("consent:read")
+@gc_paused
 def check_many_subjects():
     started = time.perf_counter()
     body = json_body()
@@ -67,10 +71,7 @@ def check_many_subjects():
                               fields={"subjects": _l("at most %(count)d", count=MAX_CHECK_SUBJECTS)})
     results = check_subjects(site_id=g.api_site.id, notice=site_and_notice(g.api_site.slug)[1],
                              category=body.get("category"), subjects=many_subjects(body.get("subjects")))
-    answer = {"category": body["category"], "results": [
-        {"granted": granted, "event_id": event_id, "expires": expires} for granted, event_id, expires in results]}
-    # Up to 100,000 results: compact and unsorted, several times quicker than the default encoder.
-    response = Response(json.dumps(answer, separators=(",", ":")), mimetype="application/json")
+    response = Response(check_answer(body["category"], results), mimetype="application/json")
     response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - started):.1f}"
     return response
 
@@ -96,6 +97,23 @@ def read_event_feed():
     rows, last = site_feed(site_id=g.api_site.id, query=query)
     return {"events": [event_document(row) for row in rows],
             "next_cursor": None if last is None else encode_cursor(listing="feed", site_id=g.api_site.id, after=last)}
+
+
+_UNKNOWN_RESULT = '{"granted":false,"event_id":null,"expires":null}'
+
+
+def check_answer(category: str, results: list[CheckResult]) -> str:
+    """{"category": ..., "results": [{"granted", "event_id", "expires"}, ...]} as compact JSON,
+    byte for byte what json.dumps(..., separators=(",", ":")) gives, at a third of its cost for
+    100,000 results: each object is one format string, its strings quoted by the encoder's own
+    C function."""
+    quote = encode_basestring_ascii
+    parts = [_UNKNOWN_RESULT if not granted and event_id is None and expires is None else
+             '{"granted":%s,"event_id":%s,"expires":%s}' % (
+                 "true" if granted else "false", "null" if event_id is None else quote(event_id),
+                 "null" if expires is None else quote(expires))
+             for granted, event_id, expires in results]
+    return '{"category":%s,"results":[%s]}' % (quote(category), ",".join(parts))
 
 
 def _echo(subject: Subject) -> dict[str, Any]:

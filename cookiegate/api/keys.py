@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from cookiegate.api.models import ApiKey
 from cookiegate.errors import CookiegateError, NotFound, ValidationError
 from cookiegate.extensions import db
+from cookiegate.hotreads import fetch_one
 from cookiegate.sites.models import Site
 from cookiegate.timeutil import utcnow
 
@@ -38,6 +40,18 @@ class Unauthorized(CookiegateError):
 class Forbidden(CookiegateError):
     code = "forbidden"
     status = 403
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    """An authenticated key as a request uses it: plain values, no ORM object."""
+
+    id: int
+    key_id: str
+    site_id: int
+    site_slug: str
+    scopes: tuple[str, ...]
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -83,30 +97,41 @@ def revoke_api_key(*, key_id: str) -> ApiKey:
     return key
 
 
-def authenticate(authorization: str | None) -> ApiKey:
+# Read on every API request, never cached: a revoked key fails on its very next request, in
+# every process. The site's slug comes along for the site cache. (PostgreSQL's form, SQLite's.)
+_KEY_SQL = tuple(f"SELECT k.id, k.site_id, k.secret_hash, k.scopes, k.last_used_at, k.revoked_at, s.slug "
+                 f"FROM api_key AS k JOIN site AS s ON s.id = k.site_id WHERE k.key_id = {param}"
+                 for param in ("%(key_id)s", ":key_id"))
+
+
+def authenticate(authorization: str | None) -> ActiveKey:
     """The active key named by an `Authorization: Bearer cgk_...` header, or Unauthorized.
     The same answer for an unknown, malformed or revoked key: nothing to probe."""
     scheme, _, token = (authorization or "").partition(" ")
     match = _TOKEN.fullmatch(token.strip()) if scheme.lower() == "bearer" else None
-    key = None
-    if match:
-        key = db.session.execute(select(ApiKey).where(ApiKey.key_id == match[1])).scalar()
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.secret_hash, _hash(match[2])):
+    row = fetch_one(_KEY_SQL, {"key_id": match[1]}) if match else None
+    if row is None or row[5] is not None or not hmac.compare_digest(bytes(row[2]), _hash(match[2])):
         raise Unauthorized(_l("Send a valid API key: Authorization: Bearer cgk_..."),
                            fields={"Authorization": _l("missing, unknown or revoked key")})
-    _note_use(key)
-    return key
+    pk, site_id, _, scopes, last_used_at, _, slug = row
+    if type(scopes) is str:  # SQLite hands JSON and times over as text
+        scopes = json.loads(scopes)
+    if type(last_used_at) is str:
+        last_used_at = datetime.fromisoformat(last_used_at)
+    return ActiveKey(id=pk, key_id=match[1], site_id=site_id, site_slug=slug, scopes=tuple(scopes),
+                     last_used_at=_note_use(pk, last_used_at))
 
 
-def _note_use(key: ApiKey) -> None:
+def _note_use(pk: int, last_used_at: datetime | None) -> datetime | None:
     now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
-        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    if last_used_at is None or now - last_used_at >= LAST_USED_PRECISION:
+        db.session.execute(update(ApiKey).where(ApiKey.id == pk).values(last_used_at=now))
         db.session.commit()
-        key.last_used_at = now
+        return now
+    return last_used_at
 
 
-def require_scope(key: ApiKey, scope: str) -> None:
+def require_scope(key: ActiveKey, scope: str) -> None:
     if scope not in key.scopes:
         raise Forbidden(_l("This key lacks the scope this operation needs."),
                         fields={"scope": _l("needs %(scope)s", scope=scope)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -18,6 +19,7 @@ from sqlalchemy import Row, bindparam, func, select
 from cookiegate.canonical import loads
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
+from cookiegate.hotreads import fetch_all_apart, fetch_one
 from cookiegate.ledger.models import ConsentEvent, SubjectLink
 from cookiegate.ledger.subjects import Subject
 from cookiegate.sites.models import Notice
@@ -26,6 +28,10 @@ from cookiegate.timeutil import iso, utcnow
 
 MAX_CHECK_SUBJECTS = 100_000
 CHUNK = 20_000  # consent ids or link keys per statement of a batch check
+# A big check's look-ups run this many statements at once, each on a pooled connection of its
+# own: the probes wait on the database's pages, the decoding on Python, so two overlap well.
+# Each statement sees what is committed when it starts (as on one connection, statement by statement).
+PARALLEL = 2
 EVENT_KINDS = ("given", "refused", "updated", "withdrawn", "renewed", "expired", "subscribed", "unsubscribed")
 
 _EVENTS, _LINKS = ConsentEvent.__table__, SubjectLink.__table__
@@ -33,11 +39,12 @@ EVENT_COLUMNS = (_EVENTS.c.id, _EVENTS.c.event_id, _EVENTS.c.kind, _EVENTS.c.cre
                  _EVENTS.c.notice_sha256, _EVENTS.c.leaf, _EVENTS.c.leaf_hash)
 _SITE, _KIND, _KEY = bindparam("site_id"), bindparam("kind"), bindparam("key")
 _LINKED = select(_LINKS.c.consent_id).where(_LINKS.c.site_id == _SITE, _LINKS.c.kind == _KIND, _LINKS.c.key == _KEY)
-# Built once (the state lookup is a hot read): the latest event of one consent id, by the
-# (site_id, consent_id, id) index; for an account or address, the latest over its linked ids.
-_LATEST_OF_CONSENT = (select(_EVENTS.c.event_id, _EVENTS.c.consent_id, _EVENTS.c.leaf)
-                      .where(_EVENTS.c.site_id == _SITE, _EVENTS.c.consent_id == _KEY)
-                      .order_by(_EVENTS.c.id.desc()).limit(1))
+# The state look-up is a hot read: the latest event of one consent id, by the (site_id,
+# consent_id, id) index, through the driver (PostgreSQL's form, SQLite's); for an account or
+# address, built once: the latest over its linked ids.
+_LATEST_OF_CONSENT = tuple(f"SELECT event_id, consent_id, leaf FROM consent_event WHERE site_id = {site} "
+                           f"AND consent_id = {key} ORDER BY id DESC LIMIT 1"
+                           for site, key in (("%(site_id)s", "%(key)s"), (":site_id", ":key")))
 _LATEST_PER_LINK = (select(func.max(_EVENTS.c.id).label("id"))
                     .where(_EVENTS.c.site_id == _SITE, _EVENTS.c.consent_id.in_(_LINKED))
                     .group_by(_EVENTS.c.consent_id).subquery())
@@ -63,10 +70,10 @@ class SubjectState:
     updated_at: str | None
 
 
-def latest_decision(*, site_id: int, subject: Subject) -> Row | None:
+def latest_decision(*, site_id: int, subject: Subject) -> Row | tuple | None:
     """The subject's latest event (event_id, consent_id, leaf) across its consent ids."""
     if subject.kind == "consent":
-        return db.session.connection().execute(_LATEST_OF_CONSENT, {"site_id": site_id, "key": subject.key}).first()
+        return fetch_one(_LATEST_OF_CONSENT, {"site_id": site_id, "key": subject.key})
     return db.session.connection().execute(
         _LATEST_OF_LINKED, {"site_id": site_id, "kind": subject.kind, "key": subject.key}).first()
 
@@ -76,7 +83,7 @@ def subject_state(*, site_id: int, notice: Notice, subject: Subject, now: dateti
     categories are always granted; the others as the subject's latest decision says, unless
     that decision has expired (then not granted, expired=True). An unknown subject is found=False."""
     row = latest_decision(site_id=site_id, subject=subject)
-    leaf = loads(row.leaf) if row is not None else None
+    leaf = loads(row[2]) if row is not None else None
     moment = iso(now or utcnow())
     categories = {}
     for category in notice_document(notice)["categories"]:
@@ -92,7 +99,7 @@ def subject_state(*, site_id: int, notice: Notice, subject: Subject, now: dateti
                 expires=leaf["expires"], expired=expired)
     if leaf is None:
         return SubjectState(found=False, consent_id=None, categories=categories, notice=None, updated_at=None)
-    return SubjectState(found=True, consent_id=row.consent_id, categories=categories, updated_at=leaf["time"],
+    return SubjectState(found=True, consent_id=row[1], categories=categories, updated_at=leaf["time"],
                         notice={"sha256": leaf["notice"]["sha256"], "version": leaf["notice"]["version"]})
 
 
@@ -155,12 +162,21 @@ def _latest_decisions(site_id: int, consent_ids: list[str], category: str) -> di
     `"<key>":{"basis":"consent","granted":true}` and no string value can hold that sequence
     (quotes inside strings are escaped). Parsing 100,000 leaves as JSON costs several times the
     lookups themselves; tests/ledger/test_state.py pins this reading to the parsed leaf."""
+    parts = -(-len(consent_ids) // CHUNK)
+    if parts > 1:  # a whole number of rounds: every connection gets as much work
+        parts = -(-parts // PARALLEL) * PARALLEL
+    size = -(-len(consent_ids) // max(parts, 1))
+    params = [{"site_id": site_id, "ids": _bound(consent_ids[start:start + size]),
+               "decision": f'"{category}":{{"basis":"', "yes": 'consent","granted":true',
+               "no": 'consent","granted":false'} for start in range(0, len(consent_ids), size or 1)]
+    if len(params) <= 1:
+        chunks = [_fetch(_LATEST_SQL, chunk) for chunk in params]
+    else:
+        engine = db.engine
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            chunks = list(pool.map(lambda chunk: fetch_all_apart(engine, _LATEST_SQL, chunk), params))
     latest: dict[str, tuple] = {}
-    for start in range(0, len(consent_ids), CHUNK):
-        rows = _fetch(_LATEST_SQL, {
-            "site_id": site_id, "ids": _bound(consent_ids[start:start + CHUNK]),
-            "decision": f'"{category}":{{"basis":"', "yes": 'consent","granted":true',
-            "no": 'consent","granted":false'})
+    for rows in chunks:
         latest.update(zip([row[0] for row in rows], rows))
     return latest
 
