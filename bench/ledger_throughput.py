@@ -30,7 +30,6 @@ import json
 import os
 import pstats
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -378,10 +377,12 @@ def uuid_wrk_script(path: Path, headers: dict[str, str], template: str) -> Path:
     """A wrk script POSTing `template` with every %s replaced by a fresh random UUID."""
     fill = ", ".join(["uuid()"] * template.count("%s"))
     lines = ['wrk.method = "POST"', *(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()),
-             "threads = 0",
-             "setup = function(thread) threads = threads + 1; thread:set('tid', threads) end",
+             # Seeded from the kernel: a seed of clock readings can repeat between two runs of the
+             # script (warm-up, rounds), and a repeated body is an idempotent resend, not an event.
              "init = function(args)",
-             f"  math.randomseed(os.time() + {secrets.randbelow(10**6)} + 7919 * tid + math.floor(os.clock() * 1e6))",
+             "  local f = io.open('/dev/urandom', 'rb'); local b = f:read(6); f:close()",
+             "  local seed = 0; for i = 1, #b do seed = seed * 256 + b:byte(i) end",
+             "  math.randomseed(seed)",
              "end",
              "local function uuid()",
              "  return (string.gsub('xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx', '[xy]', function(c)",
