@@ -28,6 +28,7 @@ PROFILE = ("subject_id", "email", "language", "name", "postal_address", "phone",
            "updated_at", "deleted_at")
 # Credentials are not the customer's data: their hashes are left out, their existence is not.
 SECRET_COLUMNS = {"password_hash", "token_hash", "session_token", "confirm_token_hash"}
+INTERNAL_KEYS = {"id", "subscriber_id", "list_id"}  # row ids that mean nothing outside this database
 
 
 def export_account(*, site: Site, account: Account, now: datetime | None = None) -> dict[str, Any]:
@@ -79,9 +80,10 @@ def _newsletter(site: Site, account: Account) -> dict[str, Any] | None:
     return {"email": subscriber.email, "language": subscriber.language, "consent_id": subscriber.consent_id,
             "channels": subscriber.channels, "no_marketing_email": subscriber.no_marketing_email,
             "created_at": iso(subscriber.created_at), "updated_at": iso(subscriber.updated_at),
-            "subscriptions": [{"list": key, **{name: _plain(value) for name, value in _row(
-                Subscription.__table__, {c.name: getattr(item, c.name) for c in Subscription.__table__.columns}).items()
-                if name not in ("id", "subscriber_id", "list_id")}} for item, key in rows]}
+            "subscriptions": [{"list": key, **{column.name: _plain(getattr(item, column.name))
+                                               for column in Subscription.__table__.columns
+                                               if column.name not in SECRET_COLUMNS | INTERNAL_KEYS}}
+                              for item, key in rows]}
 
 
 def _row(table: Table, row: Any) -> dict[str, Any]:
