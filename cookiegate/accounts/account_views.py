@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -15,8 +15,8 @@ from cookiegate.accounts.erase import delete_account
 from cookiegate.accounts.export import export_account
 from cookiegate.accounts.forms import ButtonForm, DeleteForm, EmailChangeForm, PasswordChangeForm, ProfileForm, WithdrawForm
 from cookiegate.accounts.marketing import marketing_overview, save_account_marketing
-from cookiegate.accounts.views import bp, request_context
-from cookiegate.banner.services import CONSENT_COOKIE, ConsentState, read_consent_cookie
+from cookiegate.accounts.views import bp, browser_consent, request_context
+from cookiegate.banner.services import ConsentState
 from cookiegate.banner.views import set_consent_cookie
 from cookiegate.errors import CookiegateError, ValidationError
 from cookiegate.forms import form_errors
@@ -26,15 +26,10 @@ from cookiegate.newsletter.forms import preferences_form
 from cookiegate.newsletter.subscriptions import ACTIVE
 
 
-def _browser_consent() -> ConsentState | None:
-    return read_consent_cookie(secret=current_app.config["SECRET_KEY"], site=g.site,
-                               value=request.cookies.get(CONSENT_COOKIE))
-
-
 def _page(status: int = 200, **forms):
     """The account page, with any form that failed in place of its fresh copy."""
     states, channels, no_marketing = marketing_overview(site=g.site, account=current_user)
-    here = _browser_consent()
+    here = browser_consent()
     forms = {"profile_form": ProfileForm(formdata=None, obj=current_user), "password_form": PasswordChangeForm(formdata=None),
              "email_form": EmailChangeForm(formdata=None), "withdraw_form": WithdrawForm(formdata=None),
              "marketing_form": preferences_form(g.site, channels, no_marketing,
@@ -117,7 +112,7 @@ def withdraw_consent():
                                         language=str(get_locale()), context=request_context("consents"))
     flash(gettext("Your consent is withdrawn."))
     response = redirect(url_for(".home", _anchor="consents"), 303)
-    here = _browser_consent()
+    here = browser_consent()
     if here is not None and here.consent_id == form.consent_id.data:  # this browser: its cookie follows
         set_consent_cookie(response, ConsentState(
             consent_id=here.consent_id, notice_version=g.notice.version, event_id=event_id,

@@ -108,9 +108,14 @@ def login():
     return render_template("accounts/login.html", form=form), 422 if form.errors else 200
 
 
+def browser_consent():
+    """This browser's privacy-centre consent cookie on the page's site (a ConsentState), if any."""
+    return read_consent_cookie(secret=current_app.config["SECRET_KEY"], site=g.site,
+                               value=request.cookies.get(CONSENT_COOKIE))
+
+
 def _logged_in(account, *, remember: bool, next_path: str | None):
-    consent = read_consent_cookie(secret=current_app.config["SECRET_KEY"], site=g.site,
-                                  value=request.cookies.get(CONSENT_COOKIE))
+    consent = browser_consent()
     link_browser(site=g.site, account=account, consent_id=consent.consent_id if consent else None)
     db.session.commit()
     session.clear()  # nothing from before the login carries over into it

@@ -255,7 +255,7 @@ def build_event(*, site: Site, notice: Notice, consent_id: str, decisions: dict[
         "context": {"origin": context.origin, "path": context.path},
         "signals": {"gpc": gpc, "consent_mode": consent_mode},
         "actor": {"type": actor, "source": source},
-        "personal": {"commitment": hashlib.sha256(salt + personal_bytes).hexdigest()},
+        "personal": {"commitment": commitment_of(salt, personal_bytes)},
     }
     if newsletter is not None:
         leaf_doc["newsletter"] = newsletter
@@ -282,4 +282,9 @@ def check_interaction(interaction: Interaction) -> None:
 
 def personal_commitment(salt: bytes, personal: dict[str, Any]) -> str:
     """sha256(salt || JCS(personal)): binds the leaf to the personal fields without showing them."""
-    return hashlib.sha256(salt + canonical_json(personal)).hexdigest()
+    return commitment_of(salt, canonical_json(personal))
+
+
+def commitment_of(salt: bytes, serialized: bytes) -> str:
+    """personal_commitment for personal fields already in canonical form (build_event has them)."""
+    return hashlib.sha256(salt + serialized).hexdigest()
