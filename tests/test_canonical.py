@@ -49,3 +49,10 @@ def test_a_real_leaf_is_canonical(app_ctx, site):
 
     event = db.session.get(ConsentEvent, record(site).pk)
     assert event.leaf.encode() == rfc8785.dumps(json.loads(event.leaf))
+
+
+@pytest.mark.parametrize("document", [2**53, {"n": -(2**53)}, [1, 2**64]])
+def test_integers_beyond_a_double_are_refused_as_rfc8785_does(document):
+    assert not _plain(document)
+    with pytest.raises(rfc8785.IntegerDomainError):
+        canonical_json(document)
