@@ -1,17 +1,20 @@
-"""Single-statement reads on the API's hot path, straight through the database driver.
+"""Statements on the hot paths (key checks, state look-ups, recording a decision), straight
+through the database driver.
 
 Every API call checks its key, and a state look-up follows: through the ORM session each costs
 about 70 µs to open and close the session and 60 µs to run a Core statement, against some 15 µs
-for the SQL itself on SQLite. So these reads share one pooled connection of their own per app
-context (a request), given back when the context ends. Each statement runs on its own, outside
-any transaction (PostgreSQL's autocommit; SQLite's reads are so anyway): it sees what is
-committed at that moment, never a session's pending changes, and nothing is left to roll back."""
+for the SQL itself on SQLite. So these statements share one pooled connection of their own per
+app context (a request), given back when the context ends. A read runs on its own, outside any
+transaction (PostgreSQL's autocommit; SQLite's reads are so anyway): it sees what is committed at
+that moment, never a session's pending changes, and nothing is left to roll back. A write
+(`write_rows`) is one transaction of its own, committed before it returns."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask, g
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from cookiegate.extensions import db
 
@@ -22,18 +25,61 @@ def init_app(app: Flask) -> None:
 
 def fetch_one(statements: tuple[str, str], params: dict[str, Any]) -> tuple | None:
     """The first row of the statement (PostgreSQL's form, SQLite's form) as a plain tuple."""
-    held = g.get("hot_connection")  # (connection, index of the statement's form)
-    if held is None:
-        engine = db.engine
-        held = g.hot_connection = (engine.raw_connection(), 0 if engine.dialect.name == "postgresql" else 1)
-        if held[1] == 0:
-            held[0].dbapi_connection.autocommit = True
+    held = _held()
     cursor = held[0].cursor()
     try:
         cursor.execute(statements[held[1]], params)
         return cursor.fetchone()
     finally:
         cursor.close()
+
+
+def write_rows(steps: list[tuple[str, tuple]]) -> tuple | None:
+    """Run the statements (SQL in this backend's form, params) as one committed transaction;
+    returns the first row the first statement answers (its RETURNING). On an error nothing is
+    kept and the driver's error comes out as SQLAlchemy's (an IntegrityError for a duplicate
+    key, as through the session)."""
+    connection, form = _held()
+    driver = connection.dbapi_connection
+    sql, params = steps[0]
+    try:
+        if form == 0 and len(steps) == 1:  # PostgreSQL in autocommit: one statement is atomic
+            return driver.execute(sql, params).fetchone()
+        if form == 0:
+            with driver.transaction():
+                first = driver.execute(sql, params).fetchone()
+                for sql, params in steps[1:]:
+                    driver.execute(sql, params)
+            return first
+        first = driver.execute(sql, params).fetchone()  # SQLite begins the transaction here
+        for sql, params in steps[1:]:
+            driver.execute(sql, params)
+        driver.commit()
+        return first
+    except Exception as error:
+        if form == 1:
+            driver.rollback()
+        dialect = db.engine.dialect
+        if not isinstance(error, dialect.loaded_dbapi.Error):
+            raise
+        lost = dialect.is_disconnect(error, driver, None)
+        if lost:  # the next statement of this context takes a new connection
+            g.pop("hot_connection", None)
+            connection.invalidate(error)
+            connection.close()
+        raise DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error,
+                                  connection_invalidated=lost, dialect=dialect) from error
+
+
+def _held() -> tuple:
+    """This app context's connection and the index of its statement form (0 PostgreSQL, 1 SQLite)."""
+    held = g.get("hot_connection")
+    if held is None:
+        engine = db.engine
+        held = g.hot_connection = (engine.raw_connection(), 0 if engine.dialect.name == "postgresql" else 1)
+        if held[1] == 0:
+            held[0].dbapi_connection.autocommit = True
+    return held
 
 
 def fetch_all_apart(engine: Engine, statements: tuple[str, str], params: dict[str, Any]) -> list[tuple]:

@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection
@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from cookiegate.canonical import canonical_json, loads
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
+from cookiegate.hotreads import fetch_one, write_rows
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.merkle import leaf_hash
 from cookiegate.ledger.models import SubjectLink
@@ -92,9 +93,9 @@ def classify_event(previous: dict[str, Any] | None, decisions: dict[str, dict[st
 
 # The hot path talks to the driver itself: SQLAlchemy's execution layer (compiling, result
 # set-up) costs as much per call as the INSERT does. Same connection, same transaction.
-_PREVIOUS_LEAF = ("SELECT leaf FROM consent_event WHERE site_id = {p} AND consent_id = {p} "
-                  "ORDER BY id DESC LIMIT 1")
-_PREVIOUS_LEAF_SQL = {"postgresql": _PREVIOUS_LEAF.format(p="%s"), "sqlite": _PREVIOUS_LEAF.format(p="?")}
+_PREVIOUS_LEAF = "SELECT leaf FROM consent_event WHERE site_id = {} AND consent_id = {} ORDER BY id DESC LIMIT 1"
+_PREVIOUS_LEAF_SQL = (_PREVIOUS_LEAF.format("%(site_id)s", "%(consent_id)s"),  # (PostgreSQL's, SQLite's)
+                      _PREVIOUS_LEAF.format(":site_id", ":consent_id"))
 # PostgreSQL: an event and its personal fields in one round trip (a data-modifying CTE).
 _PG_INSERT_BOTH = """
     WITH event AS (
@@ -107,7 +108,11 @@ _PG_INSERT_BOTH = """
     RETURNING event_pk"""
 _SQLITE_INSERT_EVENT = ("INSERT INTO consent_event (site_id, event_id, consent_id, kind, created_at, notice_sha256, "
                         "leaf, leaf_hash, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
-_SQLITE_INSERT_PERSONAL = "INSERT INTO event_personal (event_pk, salt, data) VALUES (?, ?, ?)"
+# The trigger's insert into ledger_pending leaves last_insert_rowid() at the event's id.
+_SQLITE_INSERT_PERSONAL = "INSERT INTO event_personal (event_pk, salt, data) VALUES (last_insert_rowid(), ?, ?)"
+_INSERT_LINK = {dialect: 'INSERT INTO subject_link (site_id, kind, "key", consent_id, created_at) '
+                         f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING"
+                for dialect, p in (("postgresql", "%s"), ("sqlite", "?"))}
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
 
 
@@ -131,22 +136,42 @@ def _sqlite_time(moment: datetime) -> str:
 
 def insert_event_rows(event: dict[str, Any], salt: bytes, personal: dict[str, Any], *,
                       personal_text: str | None = None) -> int:
-    """Insert the event and its personal fields; returns the event's key. The database marks
-    the event pending for the sequencer itself (trigger consent_event_pending, migration 0002).
-    personal_text is the personal fields already serialised (build_event makes it).
-    The two backends cookiegate runs on each get their fastest form."""
-    connection = db.session.connection()
+    """Insert the event and its personal fields in the session's transaction; returns the
+    event's key. The database marks the event pending for the sequencer itself (trigger
+    consent_event_pending, migration 0002). personal_text is the personal fields already
+    serialised (build_event makes it)."""
     data = personal_text if personal_text is not None else json.dumps(personal)
-    if connection.dialect.name == "postgresql":
-        return _driver_execute(connection, _PG_INSERT_BOTH, (
+    return _run_in_session(lambda dialect: event_steps(dialect, event, salt, data))
+
+
+def _run_in_session(steps_for: Callable[[str], list[tuple[str, tuple]]]) -> int:
+    """Run the steps for the session's backend in its transaction; the first row's first column."""
+    connection = db.session.connection()
+    steps = steps_for(connection.dialect.name)
+    first = _driver_execute(connection, *steps[0]).fetchone()[0]
+    for sql, params in steps[1:]:
+        _driver_execute(connection, sql, params)
+    return first
+
+
+def event_steps(dialect: str, event: dict[str, Any], salt: bytes, personal_text: str,
+                links: list[tuple[str, str]] = ()) -> list[tuple[str, tuple]]:
+    """The statements that write an event, its personal fields and its subject links
+    ((kind, key) pairs), in the backend's fastest form; the first answers the event's key."""
+    if dialect == "postgresql":  # an event and its personal fields in one round trip
+        steps = [(_PG_INSERT_BOTH, (
             event["site_id"], event["event_id"], event["consent_id"], event["kind"], event["created_at"],
-            event["notice_sha256"], event["leaf"], event["leaf_hash"], event["seal"], salt, data)).fetchone()[0]
-    event_pk = _driver_execute(connection, _SQLITE_INSERT_EVENT, (
-        event["site_id"], event["event_id"], event["consent_id"], event["kind"],
-        _sqlite_time(event["created_at"]), event["notice_sha256"], event["leaf"],
-        event["leaf_hash"], event["seal"])).fetchone()[0]
-    _driver_execute(connection, _SQLITE_INSERT_PERSONAL, (event_pk, salt, data))
-    return event_pk
+            event["notice_sha256"], event["leaf"], event["leaf_hash"], event["seal"], salt, personal_text))]
+        created_at = event["created_at"]
+    else:
+        created_at = _sqlite_time(event["created_at"])
+        steps = [(_SQLITE_INSERT_EVENT, (
+            event["site_id"], event["event_id"], event["consent_id"], event["kind"], created_at,
+            event["notice_sha256"], event["leaf"], event["leaf_hash"], event["seal"])),
+                 (_SQLITE_INSERT_PERSONAL, (salt, personal_text))]
+    steps.extend((_INSERT_LINK[dialect], (event["site_id"], kind, key, event["consent_id"], created_at))
+                 for kind, key in links)
+    return steps
 
 
 def uuid7() -> str:
@@ -161,9 +186,14 @@ def uuid7() -> str:
 
 
 def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
-    """The subject's latest decision on this site, as its leaf document."""
-    connection = db.session.connection()
-    row = _driver_execute(connection, _PREVIOUS_LEAF_SQL[connection.dialect.name], (site_id, consent_id)).fetchone()
+    """The subject's latest decision on this site, as its leaf document (seen from the session's
+    transaction when one is open)."""
+    if not db.session().in_transaction():
+        row = fetch_one(_PREVIOUS_LEAF_SQL, {"site_id": site_id, "consent_id": consent_id})
+    else:
+        connection = db.session.connection()
+        row = _driver_execute(connection, _PREVIOUS_LEAF_SQL[connection.dialect.name != "postgresql"],
+                              {"site_id": site_id, "consent_id": consent_id}).fetchone()
     return loads(row[0]) if row else None
 
 
@@ -196,11 +226,16 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
         personal={"ip_prefix": truncate_ip(context.ip), "ua_family": user_agent_family(context.user_agent),
                   "account_id": account_id, "email_hmac": email_hmac},
         now=now or utcnow())
-    event_pk = insert_event_rows(built.row, built.salt, built.personal, personal_text=built.personal_text)
-    if account_id is not None or email_hmac:  # the banner's anonymous path writes nothing more
-        link_subject(site_id=site.id, consent_id=consent_id, account_id=account_id,
-                     email_hmac=email_hmac, now=built.row["created_at"])
-    db.session.commit()
+    links = [(kind, str(key)) for kind, key in (("account", account_id), ("email", email_hmac))
+             if key is not None and key != ""]
+    def steps_for(dialect: str) -> list[tuple[str, tuple]]:
+        return event_steps(dialect, built.row, built.salt, built.personal_text, links)
+
+    if db.session().in_transaction():  # the caller's changes commit with the event
+        event_pk = _run_in_session(steps_for)
+        db.session.commit()
+    else:  # a transaction of its own on the request's driver connection, without the session
+        event_pk = write_rows(steps_for(db.engine.dialect.name))[0]
     return RecordedEvent(pk=event_pk, event_id=built.leaf["event_id"], kind=built.row["kind"],
                          leaf=built.leaf, leaf_hash=built.row["leaf_hash"], leaf_text=built.row["leaf"])
 

@@ -96,3 +96,44 @@ def test_unknown_interaction_is_refused_and_nothing_is_written(site, channel, ac
                        language="nl", interaction=Interaction(channel, action, layer), context=Context())
     assert set(raised.value.fields) == {field}
     assert db.session.query(ConsentEvent).filter_by(site_id=site.id).count() == before
+
+
+def _counts() -> tuple[int, int]:
+    return (db.session.query(ConsentEvent).count(), db.session.query(EventPersonal).count())
+
+
+def test_a_taken_event_id_writes_nothing_on_either_path(site):
+    """Outside a session transaction an event is written on the request's own driver connection;
+    inside one it joins the caller's. Either way a failed insert leaves no half-written record
+    and the connection stays usable."""
+    from sqlalchemy.exc import IntegrityError
+
+    first = record(site, event_id=str(uuid.uuid4()))
+    db.session.commit()
+    before = _counts()
+    db.session.commit()
+    assert not db.session().in_transaction()
+    with pytest.raises(IntegrityError):
+        record(site, event_id=first.event_id)
+    db.session.rollback()
+    assert _counts() == before
+    db.session.query(ConsentEvent).count()  # now in a session transaction: the session's path
+    with pytest.raises(IntegrityError):
+        record(site, event_id=first.event_id)
+    db.session.rollback()
+    assert _counts() == before
+    db.session.commit()
+    assert record(site).kind == "given"  # both paths still work afterwards
+    db.session.query(ConsentEvent).count()
+    assert record(site).kind == "given"
+    assert _counts() == (before[0] + 2, before[1] + 2)
+
+
+def test_an_event_recorded_in_the_callers_transaction_commits_with_its_changes(site):
+    from cookiegate.sites.models import Site
+
+    db.session.get(Site, site.id).name = "Renamed in the same transaction"
+    event = record(site)
+    db.session.rollback()  # nothing left to roll back: record_consent committed both
+    assert db.session.get(Site, site.id).name == "Renamed in the same transaction"
+    assert db.session.get(ConsentEvent, event.pk) is not None
