@@ -194,17 +194,38 @@ def plain_slice(app, payload_bytes: int, count: int) -> float:
     return elapsed
 
 
+def plain_driver_slice(app, payload_bytes: int, count: int) -> float:
+    """Seconds for `count` single-row INSERTs of payload_bytes, each its own transaction through
+    hotreads.write_rows: the driver-level machinery record_consent writes with (information:
+    what the ledger's four extra B-trees and its Python cost against the floor)."""
+    from bench.bench_app import random_payload
+    from cookiegate.extensions import db
+    from cookiegate.hotreads import write_rows
+
+    payloads = [random_payload(payload_bytes) for _ in range(count)]
+    with app.app_context():
+        mark = "%s" if db.engine.dialect.name == "postgresql" else "?"
+        sql = f"INSERT INTO bench_plain (payload) VALUES ({mark}) RETURNING id"
+        started = time.perf_counter()
+        for payload in payloads:
+            write_rows([(sql, (payload,))])
+        elapsed = time.perf_counter() - started
+    return elapsed
+
+
 def measure_in_process(app, slug: str, events: int, slices: int, budget: float) -> dict[str, Any]:
     service_slice(app, slug, 100)  # warm-up: caches, pool, statement compilation; also sized below
     size = stored_event_size(app)
     plain_slice(app, size["total"], 100)
     per_slice = max(1, events // slices)
-    service_times, lookup_times, plain_times = [], [], []
+    plain_driver_slice(app, size["total"], 100)
+    service_times, lookup_times, plain_times, driver_times = [], [], [], []
     started = time.monotonic()
-    for _ in range(slices):  # alternate, so machine noise lands on all three
+    for _ in range(slices):  # alternate, so machine noise lands on all of them
         service_times.append(service_slice(app, slug, per_slice))
         lookup_times.append(service_slice(app, slug, per_slice, new_subject=False))
         plain_times.append(plain_slice(app, size["total"], per_slice))
+        driver_times.append(plain_driver_slice(app, size["total"], per_slice))
         if time.monotonic() - started > budget:
             break  # a loaded machine: fewer, still paired, slices keep the run bounded
     n = per_slice * len(service_times)
@@ -216,7 +237,9 @@ def measure_in_process(app, slug: str, events: int, slices: int, budget: float) 
             "lookup_per_s": lookup_rate, "lookup_ratio": lookup_rate / plain_rate,
             "service_ms_per_event": 1000 * sum(service_times) / n,
             "lookup_ms_per_event": 1000 * sum(lookup_times) / n,
-            "plain_ms_per_row": 1000 * sum(plain_times) / n}
+            "plain_ms_per_row": 1000 * sum(plain_times) / n,
+            "driver_plain_per_s": n / sum(driver_times), "driver_ratio": service_rate / (n / sum(driver_times)),
+            "driver_plain_ms_per_row": 1000 * sum(driver_times) / n}
 
 
 def profile_service(app, slug: str, count: int, out: Path) -> None:
@@ -557,6 +580,8 @@ def print_table(result: dict[str, Any]) -> None:
     row("plain    INSERT + commit", local["plain_per_s"], f"({local['plain_ms_per_row']:.2f} ms/row)")
     ratio("service / plain (new visitor)", local["ratio"], local["slice_ratios"])
     ratio("service / plain (history looked up)", local["lookup_ratio"], None)
+    row("info     INSERT on the service's driver path", local["driver_plain_per_s"],
+        f"({local['driver_plain_ms_per_row']:.2f} ms/row; service / it: {local['driver_ratio']:.2f}, no target)")
     if http:
         for kind, label in (("embed", "http     POST /s/<slug>/consent.json (embed)"),
                             ("plain_json", "http     POST /bench/plain (same JSON)"),
