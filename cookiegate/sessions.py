@@ -4,6 +4,9 @@ privacy centre means nothing at another's, even though one deployment serves the
 host. Pages outside any site (the index, the API docs) keep a session of their own."""
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
@@ -25,9 +28,18 @@ class SiteSessionInterface(SecureCookieSessionInterface):
         return f"/s/{slug}/" if slug else super().get_cookie_path(app)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        serializer = super().get_signing_serializer(app)
+        if not app.secret_key:
+            return None
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)  # current key last
         slug = site_scope()
-        if serializer is None or slug is None:
-            return serializer
-        return URLSafeTimedSerializer(serializer.secret_keys, salt=f"{self.salt}:site:{slug}",
-                                      serializer=self.serializer, signer_kwargs=serializer.signer_kwargs)
+        salt = self.salt if slug is None else f"{self.salt}:site:{slug}"
+        return _serializer(keys, salt, self.serializer, self.key_derivation, self.digest_method)
+
+
+# Flask builds a new serializer for every load and every save (which also test-serialises a value
+# to see whether the serializer is a text one); keys and salts change only with the configuration.
+@lru_cache(maxsize=512)
+def _serializer(keys: tuple[str | bytes, ...], salt: str, serializer: Any, key_derivation: str,
+                digest_method: Any) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(list(keys), salt=salt, serializer=serializer, signer_kwargs={
+        "key_derivation": key_derivation, "digest_method": digest_method})
