@@ -152,8 +152,12 @@ def check_subjects(*, site_id: int, notice: Notice, category: Any, subjects: lis
 def _links(site_id: int, subjects: list[Subject]) -> dict[tuple[str, str], list[str]]:
     """(kind, key) -> linked consent ids, for every account and e-mail subject."""
     links: dict[tuple[str, str], list[str]] = {}
-    for kind in ("account", "email"):
-        keys = sorted({s.key for s in subjects if s.kind == kind})
+    wanted: dict[str, set[str]] = {"account": set(), "email": set()}
+    for kind, key in subjects:  # one pass; a batch of consent ids alone needs no statement
+        if kind != "consent":
+            wanted[kind].add(key)
+    for kind, found in wanted.items():
+        keys = sorted(found)
         for start in range(0, len(keys), CHUNK):
             rows = _fetch(_LINKS_SQL, {"site_id": site_id, "kind": kind, "keys": _bound(keys[start:start + CHUNK])})
             for key, consent_id in rows:
