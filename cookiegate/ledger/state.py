@@ -8,6 +8,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -28,9 +29,11 @@ from cookiegate.timeutil import iso, utcnow
 
 MAX_CHECK_SUBJECTS = 100_000
 CHUNK = 20_000  # consent ids or link keys per statement of a batch check
-# A big check's look-ups run this many statements at once, each on a pooled connection of its
-# own: the probes wait on the database's pages, the decoding on Python, so two overlap well.
-# Each statement sees what is committed when it starts (as on one connection, statement by statement).
+# On PostgreSQL a big check's look-ups run this many statements at once, each on a pooled
+# connection of its own: the probes wait on the server, the decoding on Python, so two overlap
+# well. Each statement sees what is committed when it starts (as on one connection, statement by
+# statement). Not on SQLite: its driver lets go of the GIL and takes it back for every row, so
+# two threads mostly wait on each other (100,000 ids: 0.68 s in two threads, 0.52 s in one).
 PARALLEL = 2
 EVENT_KINDS = ("given", "refused", "updated", "withdrawn", "renewed", "expired", "subscribed", "unsubscribed")
 
@@ -103,7 +106,7 @@ def subject_state(*, site_id: int, notice: Notice, subject: Subject, now: dateti
                         notice={"sha256": leaf["notice"]["sha256"], "version": leaf["notice"]["version"]})
 
 
-_PK = itemgetter(1)
+_PK, _KEY_OF = itemgetter(1), itemgetter(1)
 
 
 class CheckResult(NamedTuple):
@@ -127,25 +130,34 @@ def check_subjects(*, site_id: int, notice: Notice, category: Any, subjects: lis
         return [CheckResult(True, None, None)] * len(subjects)
     links = _links(site_id, subjects)
     consent_ids = {s.key for s in subjects if s.kind == "consent"}.union(*links.values())
-    latest = _latest_decisions(site_id, sorted(consent_ids), category)
-    moment, results, unknown = iso(now or utcnow()), [], CheckResult(False, None, None)
+    rows = _latest_decisions(site_id, sorted(consent_ids), category)
+    moment, unknown = iso(now or utcnow()), CheckResult(False, None, None)
+    # One answer per consent id, then one dictionary look-up per subject: 100,000 of them.
+    answers = {row[0]: unknown if row[3] is None else CheckResult(row[3] == 1 and row[4] > moment, row[2], row[4])
+               for row in rows}
+    if not links:
+        return list(map(answers.get, map(_KEY_OF, subjects), repeat(unknown)))
+    latest = {row[0]: row for row in rows}
+    results = []
     for kind, key in subjects:
         if kind == "consent":
-            row = latest.get(key)
-        else:  # the highest event pk over the linked consent ids is the latest decision
-            row = max((latest[i] for i in links.get((kind, key), ()) if i in latest), key=_PK, default=None)
-        if row is None or row[3] is None:
-            results.append(unknown)
-        else:
-            results.append(CheckResult(row[3] == 1 and row[4] > moment, row[2], row[4]))
+            results.append(answers.get(key, unknown))
+            continue
+        # the highest event pk over the linked consent ids is the latest decision
+        row = max((latest[i] for i in links.get((kind, key), ()) if i in latest), key=_PK, default=None)
+        results.append(unknown if row is None else answers[row[0]])
     return results
 
 
 def _links(site_id: int, subjects: list[Subject]) -> dict[tuple[str, str], list[str]]:
     """(kind, key) -> linked consent ids, for every account and e-mail subject."""
     links: dict[tuple[str, str], list[str]] = {}
-    for kind in ("account", "email"):
-        keys = sorted({s.key for s in subjects if s.kind == kind})
+    wanted: dict[str, set[str]] = {"account": set(), "email": set()}
+    for kind, key in subjects:  # one pass; a batch of consent ids alone needs no statement
+        if kind != "consent":
+            wanted[kind].add(key)
+    for kind, found in wanted.items():
+        keys = sorted(found)
         for start in range(0, len(keys), CHUNK):
             rows = _fetch(_LINKS_SQL, {"site_id": site_id, "kind": kind, "keys": _bound(keys[start:start + CHUNK])})
             for key, consent_id in rows:
@@ -153,9 +165,9 @@ def _links(site_id: int, subjects: list[Subject]) -> dict[tuple[str, str], list[
     return links
 
 
-def _latest_decisions(site_id: int, consent_ids: list[str], category: str) -> dict[str, tuple]:
-    """consent id -> (consent id, event pk, event id, granted, expires) of its latest event;
-    granted is 1 or 0 when the category was decided by consent, else None.
+def _latest_decisions(site_id: int, consent_ids: list[str], category: str) -> list[tuple]:
+    """(consent id, event pk, event id, granted, expires) of the latest event of each consent id
+    that has one; granted is 1 or 0 when the category was decided by consent, else None.
 
     The database reads the decision from the leaf text itself, without a JSON parser: leaves are
     canonical JSON (RFC 8785: sorted keys, no spaces), so a category's decision is exactly
@@ -169,16 +181,13 @@ def _latest_decisions(site_id: int, consent_ids: list[str], category: str) -> di
     params = [{"site_id": site_id, "ids": _bound(consent_ids[start:start + size]),
                "decision": f'"{category}":{{"basis":"', "yes": 'consent","granted":true',
                "no": 'consent","granted":false'} for start in range(0, len(consent_ids), size or 1)]
-    if len(params) <= 1:
+    if len(params) <= 1 or db.engine.dialect.name != "postgresql":
         chunks = [_fetch(_LATEST_SQL, chunk) for chunk in params]
     else:
         engine = db.engine
         with ThreadPoolExecutor(PARALLEL) as pool:
             chunks = list(pool.map(lambda chunk: fetch_all_apart(engine, _LATEST_SQL, chunk), params))
-    latest: dict[str, tuple] = {}
-    for rows in chunks:
-        latest.update(zip([row[0] for row in rows], rows))
-    return latest
+    return chunks[0] if len(chunks) == 1 else [row for rows in chunks for row in rows]
 
 
 def _bound(values: list[str]) -> str:
