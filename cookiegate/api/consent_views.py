@@ -31,6 +31,7 @@ _ECHO = {"consent": "consent_id", "account": "account_id"}
 
 
 @bp.post("/events")
+@reads_site  # record_api_decision reads the site's id, slug and languages only
 @scope("consent:write")
 def record_event():
     body = json_body()
