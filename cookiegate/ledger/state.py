@@ -128,14 +128,17 @@ def check_subjects(*, site_id: int, notice: Notice, category: Any, subjects: lis
                               fields={"subjects": _l("at most %(count)d", count=MAX_CHECK_SUBJECTS)})
     if exempt[category]:
         return [CheckResult(True, None, None)] * len(subjects)
-    links = _links(site_id, subjects)
-    consent_ids = {s.key for s in subjects if s.kind == "consent"}.union(*links.values())
+    keys: dict[str, set[str]] = {"consent": set(), "account": set(), "email": set()}
+    for kind, key in subjects:  # one pass over 100,000
+        keys[kind].add(key)
+    links = _links(site_id, keys)
+    consent_ids = keys["consent"].union(*links.values())
     rows = _latest_decisions(site_id, sorted(consent_ids), category)
     moment, unknown = iso(now or utcnow()), CheckResult(False, None, None)
     # One answer per consent id, then one dictionary look-up per subject: 100,000 of them.
     answers = {row[0]: unknown if row[3] is None else CheckResult(row[3] == 1 and row[4] > moment, row[2], row[4])
                for row in rows}
-    if not links:
+    if not keys["account"] and not keys["email"]:  # an account id may look like a consent id
         return list(map(answers.get, map(_KEY_OF, subjects), repeat(unknown)))
     latest = {row[0]: row for row in rows}
     results = []
@@ -149,17 +152,13 @@ def check_subjects(*, site_id: int, notice: Notice, category: Any, subjects: lis
     return results
 
 
-def _links(site_id: int, subjects: list[Subject]) -> dict[tuple[str, str], list[str]]:
-    """(kind, key) -> linked consent ids, for every account and e-mail subject."""
+def _links(site_id: int, keys: dict[str, set[str]]) -> dict[tuple[str, str], list[str]]:
+    """(kind, key) -> linked consent ids, for the account and e-mail keys in `keys` (by kind)."""
     links: dict[tuple[str, str], list[str]] = {}
-    wanted: dict[str, set[str]] = {"account": set(), "email": set()}
-    for kind, key in subjects:  # one pass; a batch of consent ids alone needs no statement
-        if kind != "consent":
-            wanted[kind].add(key)
-    for kind, found in wanted.items():
-        keys = sorted(found)
-        for start in range(0, len(keys), CHUNK):
-            rows = _fetch(_LINKS_SQL, {"site_id": site_id, "kind": kind, "keys": _bound(keys[start:start + CHUNK])})
+    for kind in ("account", "email"):
+        wanted = sorted(keys[kind])
+        for start in range(0, len(wanted), CHUNK):
+            rows = _fetch(_LINKS_SQL, {"site_id": site_id, "kind": kind, "keys": _bound(wanted[start:start + CHUNK])})
             for key, consent_id in rows:
                 links.setdefault((kind, key), []).append(consent_id)
     return links

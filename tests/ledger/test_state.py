@@ -79,6 +79,15 @@ def test_the_batch_check_agrees_with_the_parsed_state(varied_site):
     assert True in granted and granted.count(False) > len(granted) // 3  # both outcomes are exercised
 
 
+def test_an_account_id_is_never_read_as_a_consent_id(site):
+    consent_id = str(uuid.uuid4())
+    decide(site, consent_id, {"analytics": True})
+    results = check_subjects(site_id=site.id, notice=current_notice(site), category="analytics",
+                             subjects=[Subject("account", consent_id), Subject("consent", consent_id)])
+    assert [r.granted for r in results] == [False, True]
+    assert results[0].event_id is None
+
+
 def test_links_are_written_only_for_known_accounts_and_addresses(site):
     def links() -> int:
         return db.session.execute(select(func.count()).select_from(SubjectLink)
