@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from cookiegate.canonical import canonical_json, loads
@@ -20,7 +19,6 @@ from cookiegate.extensions import db
 from cookiegate.hotreads import fetch_one, write_rows
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.merkle import leaf_hash
-from cookiegate.ledger.models import SubjectLink
 from cookiegate.privacy import truncate_ip, user_agent_family
 from cookiegate.sites.models import Notice, Site
 from cookiegate.sites.services import notice_document
@@ -91,8 +89,9 @@ def classify_event(previous: dict[str, Any] | None, decisions: dict[str, dict[st
     return "updated"
 
 
-# The hot path talks to the driver itself: SQLAlchemy's execution layer (compiling, result
-# set-up) costs as much per call as the INSERT does. Same connection, same transaction.
+# The hot path talks to the driver itself, on the session's connection or the request's own
+# (hotreads): SQLAlchemy's execution layer (compiling, result set-up) costs as much per call as
+# the INSERT does.
 _PREVIOUS_LEAF = "SELECT leaf FROM consent_event WHERE site_id = {} AND consent_id = {} ORDER BY id DESC LIMIT 1"
 _PREVIOUS_LEAF_SQL = (_PREVIOUS_LEAF.format("%(site_id)s", "%(consent_id)s"),  # (PostgreSQL's, SQLite's)
                       _PREVIOUS_LEAF.format(":site_id", ":consent_id"))
@@ -226,8 +225,8 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
         personal={"ip_prefix": truncate_ip(context.ip), "ua_family": user_agent_family(context.user_agent),
                   "account_id": account_id, "email_hmac": email_hmac},
         now=now or utcnow())
-    links = [(kind, str(key)) for kind, key in (("account", account_id), ("email", email_hmac))
-             if key is not None and key != ""]
+    links = subject_keys(account_id, email_hmac)
+
     def steps_for(dialect: str) -> list[tuple[str, tuple]]:
         return event_steps(dialect, built.row, built.salt, built.personal_text, links)
 
@@ -245,11 +244,17 @@ def link_subject(*, site_id: int, consent_id: str, account_id: int | str | None,
     """Note that the consent id belongs to this account and/or e-mail address (by keyed hash),
     in the caller's transaction, so the API can answer by account or address. A link that
     exists already is kept as it is (its time is when it was first made)."""
-    rows = [{"site_id": site_id, "kind": kind, "key": str(key), "consent_id": consent_id, "created_at": now}
-            for kind, key in (("account", account_id), ("email", email_hmac)) if key is not None and key != ""]
     connection = db.session.connection()
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    connection.execute(dialect.insert(SubjectLink.__table__).on_conflict_do_nothing(), rows)
+    dialect = connection.dialect.name
+    created_at = now if dialect == "postgresql" else _sqlite_time(now)
+    for kind, key in subject_keys(account_id, email_hmac):
+        _driver_execute(connection, _INSERT_LINK[dialect], (site_id, kind, key, consent_id, created_at))
+
+
+def subject_keys(account_id: int | str | None, email_hmac: str | None) -> list[tuple[str, str]]:
+    """The (kind, key) pairs of subject_link rows for an account id and/or e-mail HMAC given."""
+    return [(kind, str(key)) for kind, key in (("account", account_id), ("email", email_hmac))
+            if key is not None and key != ""]
 
 
 @dataclass(frozen=True)
