@@ -154,4 +154,6 @@ def engine_options(url: str) -> dict[str, object]:
     if url.startswith("sqlite"):
         # Concurrent writers wait for the lock instead of failing at once.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # Idle connections are pinged before use (connection_check.py), not every checkout; LIFO
+    # keeps the few connections in use warm and lets the others idle out.
+    return {"pool_size": 10, "max_overflow": 20, "pool_use_lifo": True}

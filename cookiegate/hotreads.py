@@ -24,14 +24,21 @@ def init_app(app: Flask) -> None:
 
 
 def fetch_one(statements: tuple[str, str], params: dict[str, Any]) -> tuple | None:
-    """The first row of the statement (PostgreSQL's form, SQLite's form) as a plain tuple."""
-    held = _held()
-    cursor = held[0].cursor()
-    try:
-        cursor.execute(statements[held[1]], params)
-        return cursor.fetchone()
-    finally:
-        cursor.close()
+    """The first row of the statement (PostgreSQL's form, SQLite's form) as a plain tuple. A read
+    on a connection the server has dropped runs once more on a new one (connection_check.py)."""
+    for attempt in (1, 2):
+        connection, form = _held()
+        cursor = connection.cursor()
+        try:
+            cursor.execute(statements[form], params)
+            return cursor.fetchone()
+        except Exception as error:
+            lost = _drop_if_lost(error, connection)
+            if not lost or attempt == 2:
+                raise _as_sqlalchemy_error(error, statements[form], params, lost) from error
+        finally:
+            cursor.close()
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def write_rows(steps: list[tuple[str, tuple]]) -> tuple | None:
@@ -59,16 +66,31 @@ def write_rows(steps: list[tuple[str, tuple]]) -> tuple | None:
     except Exception as error:
         if form == 1:
             driver.rollback()
-        dialect = db.engine.dialect
-        if not isinstance(error, dialect.loaded_dbapi.Error):
-            raise
-        lost = dialect.is_disconnect(error, driver, None)
-        if lost:  # the next statement of this context takes a new connection
-            g.pop("hot_connection", None)
-            connection.invalidate(error)
-            connection.close()
-        raise DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error,
-                                  connection_invalidated=lost, dialect=dialect) from error
+        lost = _drop_if_lost(error, connection)
+        raise _as_sqlalchemy_error(error, sql, params, lost) from error
+
+
+def _drop_if_lost(error: Exception, connection) -> bool:
+    """True, after throwing the connection away, when the error says the server is gone; the
+    next statement of this context takes a new connection."""
+    dialect = db.engine.dialect
+    if not isinstance(error, dialect.loaded_dbapi.Error) or not dialect.is_disconnect(
+            error, connection.dbapi_connection, None):
+        return False
+    g.pop("hot_connection", None)
+    connection.invalidate(error)
+    connection.close()
+    return True
+
+
+def _as_sqlalchemy_error(error: Exception, sql: str, params: Any, lost: bool = False) -> Exception:
+    """A driver error as SQLAlchemy's (IntegrityError for a duplicate key, as through the session);
+    anything else as it is."""
+    dialect = db.engine.dialect
+    if not isinstance(error, dialect.loaded_dbapi.Error):
+        return error
+    return DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error,
+                              connection_invalidated=lost, dialect=dialect)
 
 
 def _held() -> tuple:

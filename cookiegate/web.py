@@ -66,7 +66,7 @@ def _finish_config(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from cookiegate import sqlite_setup  # noqa: F401  (pragmas on every SQLite connection)
+    from cookiegate import connection_check, sqlite_setup  # noqa: F401  (pool listeners, SQLite pragmas)
 
     db.init_app(app)
     hotreads.init_app(app)
