@@ -6,8 +6,10 @@ salted commitment), so erasing a person never invalidates a receipt.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -25,11 +27,20 @@ RECEIPT_TYPE = "cookiegate-receipt+jwt"
 
 
 def issue_receipt(*, event: ConsentEvent, keys: LedgerKeys) -> str:
-    """Sign a receipt for a recorded event."""
-    payload = {"event_id": event.event_id, "leaf": loads(event.leaf),
-               "leaf_hash": b64url(event.leaf_hash), "iat": int(time.time())}
-    return jwt.encode(payload, keys.private_key, algorithm="EdDSA",
-                      headers={"kid": keys.key_id, "typ": RECEIPT_TYPE})
+    """Sign a receipt for a recorded event: a compact JWS (RFC 7515, EdDSA) whose payload is
+    {"event_id", "iat", "leaf", "leaf_hash"}, the leaf as the very canonical JSON that was hashed.
+    Written out here rather than by PyJWT, which would parse the stored leaf and serialise it
+    again for two thirds of the cost of a receipt; PyJWT reads the result (verify_receipt)."""
+    payload = '{"event_id":%s,"iat":%d,"leaf":%s,"leaf_hash":"%s"}' % (
+        json.dumps(event.event_id), int(time.time()), event.leaf, b64url(event.leaf_hash))
+    signing_input = f"{_header_segment(keys.key_id)}.{b64url(payload.encode())}"
+    return f"{signing_input}.{b64url(keys.sign(signing_input.encode()))}"
+
+
+@lru_cache(maxsize=16)
+def _header_segment(key_id: str) -> str:
+    header = {"alg": "EdDSA", "kid": key_id, "typ": RECEIPT_TYPE}
+    return b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
 
 
 @dataclass

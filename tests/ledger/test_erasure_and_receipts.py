@@ -3,6 +3,7 @@ issued before still verify (in code and with `ledger verify-receipt FILE`). Forg
 from __future__ import annotations
 
 import json
+import time
 
 import jwt
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from cookiegate.canonical import canonical_json
 from cookiegate.extensions import db
 from cookiegate.ledger.erase import erase_subject
-from cookiegate.ledger.keys import LedgerKeys, b64url, current_keys
+from cookiegate.ledger.keys import LedgerKeys, b64url, b64url_decode, current_keys
 from cookiegate.ledger.merkle import leaf_hash
 from cookiegate.ledger.models import ConsentEvent, EventPersonal
 from cookiegate.ledger.receipts import RECEIPT_TYPE, issue_receipt, verify_receipt
@@ -85,6 +86,21 @@ def test_erasure_keeps_the_log_and_earlier_receipts_valid(site, subjects, run_le
                              f"of a signed tree of {EVENTS + 1}\n")
     assert verify_receipt(token=issue_receipt(event=db.session.get(ConsentEvent, late.pk),
                                               keys=current_keys()), keys=current_keys()).ok
+
+
+def test_a_receipt_is_a_compact_jws_carrying_the_stored_leaf(site, subjects):
+    event = first_event_of(site, subjects[0])
+    token = issue_receipt(event=event, keys=current_keys())
+
+    assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": current_keys().key_id, "typ": RECEIPT_TYPE}
+    payload = jwt.decode(token, current_keys().public_key, algorithms=["EdDSA"])
+    assert set(payload) == {"event_id", "iat", "leaf", "leaf_hash"}
+    assert payload["event_id"] == event.event_id
+    assert canonical_json(payload["leaf"]) == event.leaf.encode()
+    assert b64url_decode(payload["leaf_hash"]) == event.leaf_hash == leaf_hash(event.leaf.encode())
+    assert abs(payload["iat"] - time.time()) < 60
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, other_keys().public_key, algorithms=["EdDSA"])
 
 
 # ---------------------------------------------------------------- forged receipts
