@@ -13,7 +13,8 @@ from flask import Response, g, request
 from flask_babel import lazy_gettext as _l
 
 from cookiegate.api.consent_spec import PATHS, SCHEMAS  # noqa: F401  (merged by openapi.py)
-from cookiegate.api.views import PayloadTooLarge, bp, gc_paused, json_body, reads_site, reject_unknown, scope
+from cookiegate.api.views import (PayloadTooLarge, bp, gc_paused, json_body, reads_site, reads_subject_latest,
+                                  reject_unknown, scope, subject_latest)
 from cookiegate.errors import ValidationError
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.proofs import event_document
@@ -32,6 +33,7 @@ _ECHO = {"consent": "consent_id", "account": "account_id"}
 
 @bp.post("/events")
 @reads_site  # record_api_decision reads the site's id, slug and languages only
+@reads_subject_latest
 @scope("consent:write")
 def record_event():
     body = json_body()
@@ -39,7 +41,7 @@ def record_event():
     result = record_api_decision(
         site=g.api_site, key_id=g.api_key.key_id, subject=body.get("subject"), language=body.get("language"),
         action=body.get("action"), choices=body.get("choices"), notice=body.get("notice"),
-        event_id=body.get("event_id"), context=body.get("context"))
+        event_id=body.get("event_id"), context=body.get("context"), latest=subject_latest())
     return {"event_id": result.event_id, "type": result.kind, "consent_id": result.consent_id,
             # An ApiDecision carries what a receipt is made of: event_id, leaf, leaf_hash.
             "time": result.time, "receipt": issue_receipt(event=result, keys=current_keys()),
@@ -48,12 +50,14 @@ def record_event():
 
 @bp.post("/subjects/state")
 @reads_site
+@reads_subject_latest
 @scope("consent:read")
 def read_subject_state():
     body = json_body()
     reject_unknown(body, {"subject"})
     subject = one_subject(body.get("subject"))
-    state = subject_state(site_id=g.api_site.id, notice=site_and_notice(g.api_site.slug)[1], subject=subject)
+    state = subject_state(site_id=g.api_site.id, notice=site_and_notice(g.api_site.slug)[1], subject=subject,
+                          latest=subject_latest())
     return {"subject": _echo(subject), "found": state.found, "consent_id": state.consent_id,
             "categories": {key: vars(category) for key, category in state.categories.items()},
             "notice": state.notice, "updated_at": state.updated_at}

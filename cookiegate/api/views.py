@@ -12,10 +12,12 @@ from typing import Any, Callable
 from flask import Blueprint, current_app, g, request
 from flask_babel import lazy_gettext as _l
 
-from cookiegate.api.keys import ActiveKey, authenticate, require_scope
+from cookiegate.api.keys import ActiveKey, authenticate, authenticate_with_latest, require_scope
 from cookiegate.errors import CookiegateError, ValidationError
 from cookiegate import ratelimit
 from cookiegate.extensions import client_address, csrf, db, limiter
+from cookiegate.ledger.record import LatestEvent
+from cookiegate.ledger.subjects import UUID_RE
 from cookiegate.sites import cache
 from cookiegate.sites.models import Site
 from cookiegate.sites.services import site_and_notice
@@ -24,7 +26,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # key-authenticated, never cookie-authenticated: no CSRF to guard against
 # The API counts its calls itself (authenticate_request): Flask-Limiter's per-request machinery
 # would find no limit here and still cost a fifth of a state look-up.
-limiter.request_filter(lambda: request.blueprint == bp.name)
+limiter.counts_itself(bp.name)
 PUBLIC_ENDPOINTS = {"api.openapi_json", "api.docs"}
 
 
@@ -46,13 +48,31 @@ def authenticate_request() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return
     limit = current_app.config["API_RATE_LIMIT"]
+    view = current_app.view_functions[request.endpoint]
+    consent_id = _body_consent_id() if getattr(view, "reads_subject_latest", False) else None
     try:
-        g.api_key = authenticate(request.headers.get("Authorization"))
+        if consent_id is None:
+            g.api_key = authenticate(request.headers.get("Authorization"))
+        else:
+            g.api_key, row = authenticate_with_latest(request.headers.get("Authorization"), consent_id)
+            g.subject_latest = LatestEvent(g.api_key.site_id, consent_id, row)
     except CookiegateError:
         ratelimit.hit(limit, "api-anonymous", client_address())
         raise
     ratelimit.hit(limit, "api-key", g.api_key.key_id)
-    g.api_site = _key_site(g.api_key, getattr(current_app.view_functions[request.endpoint], "reads_site", False))
+    g.api_site = _key_site(g.api_key, getattr(view, "reads_site", False))
+
+
+def _body_consent_id() -> str | None:
+    """The consent id of the body's subject, when the body is a JSON object naming one: read
+    before the key is checked, so that one statement reads both. Any other body is left for
+    the view to judge (and answer 400 or 422 about, once the key is known to be good)."""
+    try:
+        subject = json_body().get("subject")
+    except CookiegateError:
+        return None
+    value = subject.get("consent_id") if type(subject) is dict else None
+    return value.lower() if type(value) is str and UUID_RE.fullmatch(value) else None
 
 
 def _key_site(key: ActiveKey, read_only: bool) -> Site:
@@ -71,6 +91,18 @@ def reads_site(view: Callable) -> Callable:
     the per-process cache (sites/cache.py) instead of a query per request."""
     view.reads_site = True
     return view
+
+
+def reads_subject_latest(view: Callable) -> Callable:
+    """Mark a view that reads the latest event of the subject its body names: for a consent id,
+    the key check reads that event too (g.subject_latest), in the same statement."""
+    view.reads_subject_latest = True
+    return view
+
+
+def subject_latest() -> LatestEvent | None:
+    """The latest event the key check read for this request's subject, if it read one."""
+    return g.get("subject_latest")
 
 
 def scope(name: str) -> Callable:
@@ -102,7 +134,10 @@ def gc_paused(view: Callable) -> Callable:
 
 
 def json_body() -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 that says what to send."""
+    """The request body as a JSON object (parsed once per request), or a 400 that says what to send."""
+    body = g.get("json_body")
+    if body is not None:
+        return body
     if request.content_length and request.content_length > request.max_content_length:
         raise PayloadTooLarge(_l("The body is too large."))
     if request.mimetype != "application/json":
@@ -114,6 +149,7 @@ def json_body() -> dict[str, Any]:
         raise BadRequest(_l("The body is not valid JSON."), fields={"body": _l("not valid JSON")}) from None
     if not isinstance(body, dict):
         raise BadRequest(_l("The body must be a JSON object."), fields={"body": _l("must be an object")})
+    g.json_body = body
     return body
 
 

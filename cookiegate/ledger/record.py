@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection
@@ -184,10 +184,28 @@ def uuid7() -> str:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
+class LatestEvent(NamedTuple):
+    """A consent id's latest event on a site as read already (the API reads it in one statement
+    with its key): the row (event_id, consent_id, leaf), or None when it has no event."""
+
+    site_id: int
+    consent_id: str
+    row: tuple | None
+
+    def of(self, site_id: int, consent_id: str) -> bool:
+        return self.site_id == site_id and self.consent_id == consent_id
+
+
+def session_transaction_open() -> bool:
+    """Whether this app context's session holds an open transaction, without making a session
+    just to ask (an API call records without ever opening one)."""
+    return db.session.registry.has() and db.session().in_transaction()
+
+
 def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
     """The subject's latest decision on this site, as its leaf document (seen from the session's
     transaction when one is open)."""
-    if not db.session().in_transaction():
+    if not session_transaction_open():
         row = fetch_one(_PREVIOUS_LEAF_SQL, {"site_id": site_id, "consent_id": consent_id})
     else:
         connection = db.session.connection()
@@ -201,13 +219,15 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
                    consent_mode: dict[str, str] | None = None, actor: str = "visitor",
                    source: str = "browser", account_id: int | str | None = None,
                    email_hmac: str | None = None, event_id: str | None = None,
-                   new_subject: bool = False, now: datetime | None = None) -> RecordedEvent:
+                   new_subject: bool = False, latest: LatestEvent | None = None,
+                   now: datetime | None = None) -> RecordedEvent:
     """Record one decision as a sealed, hashed event and commit. Sequencing into the site's
     Merkle log happens later, in batches (see `log.sequence_pending`). A caller that may send
     the same decision twice passes its own event_id (a UUID): the second insert then fails on
     the unique event id instead of recording the decision twice. `new_subject=True` says the
-    caller has just minted consent_id, so there is no history to look up. `now` is the decision's
-    time for imports of earlier decisions; by default the current time."""
+    caller has just minted consent_id, so there is no history to look up; `latest` hands over the
+    subject's latest event when the caller has read it already. `now` is the decision's time for
+    imports of earlier decisions; by default the current time."""
     if notice.site_id != site.id:
         raise ValidationError(_l("The notice belongs to another site."))
     if language not in site.languages:
@@ -216,7 +236,12 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     if account_id is not None and not 0 < len(str(account_id)) <= 64:  # the subject_link key's size
         raise ValidationError(_l("Unusable account id."), fields={"account_id": _l("1 to 64 characters")})
     decisions = category_decisions(site, notice_document(notice), choices)
-    previous = None if new_subject else previous_leaf(site.id, consent_id)
+    if new_subject:
+        previous = None
+    elif latest is not None and latest.of(site.id, consent_id):
+        previous = None if latest.row is None else loads(latest.row[2])
+    else:
+        previous = previous_leaf(site.id, consent_id)
     built = build_event(
         site=site, notice=notice, consent_id=consent_id, decisions=decisions,
         kind=classify_event(previous, decisions, interaction.action, notice.sha256),
@@ -230,7 +255,7 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     def steps_for(dialect: str) -> list[tuple[str, tuple]]:
         return event_steps(dialect, built.row, built.salt, built.personal_text, links)
 
-    if db.session().in_transaction():  # the caller's changes commit with the event
+    if session_transaction_open():  # the caller's changes commit with the event
         event_pk = _run_in_session(steps_for)
         db.session.commit()
     else:  # a transaction of its own on the request's driver connection, without the session

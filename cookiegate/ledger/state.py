@@ -22,6 +22,7 @@ from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
 from cookiegate.hotreads import fetch_all_apart, fetch_one
 from cookiegate.ledger.models import ConsentEvent, SubjectLink
+from cookiegate.ledger.record import LatestEvent
 from cookiegate.ledger.subjects import Subject
 from cookiegate.sites.models import Notice
 from cookiegate.sites.services import notice_document
@@ -81,11 +82,16 @@ def latest_decision(*, site_id: int, subject: Subject) -> Row | tuple | None:
         _LATEST_OF_LINKED, {"site_id": site_id, "kind": subject.kind, "key": subject.key}).first()
 
 
-def subject_state(*, site_id: int, notice: Notice, subject: Subject, now: datetime | None = None) -> SubjectState:
+def subject_state(*, site_id: int, notice: Notice, subject: Subject, now: datetime | None = None,
+                  latest: LatestEvent | None = None) -> SubjectState:
     """Per category of the site's current notice: granted or not, and on what basis. Exempt
     categories are always granted; the others as the subject's latest decision says, unless
-    that decision has expired (then not granted, expired=True). An unknown subject is found=False."""
-    row = latest_decision(site_id=site_id, subject=subject)
+    that decision has expired (then not granted, expired=True). An unknown subject is found=False.
+    `latest`: the subject's latest event when the caller has read it already."""
+    if subject.kind == "consent" and latest is not None and latest.of(site_id, subject.key):
+        row = latest.row
+    else:
+        row = latest_decision(site_id=site_id, subject=subject)
     leaf = loads(row[2]) if row is not None else None
     moment = iso(now or utcnow())
     categories = {}

@@ -16,7 +16,7 @@ from cookiegate.errors import Conflict, NotFound, ValidationError
 from cookiegate.extensions import db
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.models import ConsentEvent, SubjectLink
-from cookiegate.ledger.record import Context, Interaction, record_consent
+from cookiegate.ledger.record import Context, Interaction, LatestEvent, record_consent
 from cookiegate.sites.models import Notice, Site
 from cookiegate.sites.services import notice_by_hash, notice_document, site_and_notice
 from cookiegate.timeutil import iso
@@ -164,11 +164,12 @@ class ApiDecision:
 
 def record_api_decision(*, site: Site, key_id: str, subject: Any, language: Any, action: Any,
                         choices: Any = None, notice: Any = None, event_id: Any = None,
-                        context: Any = None) -> ApiDecision:
+                        context: Any = None, latest: LatestEvent | None = None) -> ApiDecision:
     """Record a decision a shop's server sends (channel "api", actor "api_key", source
     "api_key:<key id>"), linking the consent id to the account and e-mail address given.
     Resending an event id for the same subject answers the recorded event (duplicate=True)
-    whatever else differs; an event id used for anything else is a Conflict."""
+    whatever else differs; an event id used for anything else is a Conflict. `latest`: the
+    subject's latest event when the caller has read it already (see record_consent)."""
     checked = check_api_decision(site=site, subject=subject, language=language, action=action,
                                  choices=choices, notice=notice, event_id=event_id, context=context)
     identifiers = checked["identifiers"]
@@ -181,7 +182,7 @@ def record_api_decision(*, site: Site, key_id: str, subject: Any, language: Any,
             language=language, interaction=Interaction(channel="api", action=action),
             context=checked["context"], actor="api_key", source=f"api_key:{key_id}",
             account_id=identifiers.get("account_id"), email_hmac=identifiers.get("email"),
-            event_id=checked["event_id"], new_subject=new)
+            event_id=checked["event_id"], new_subject=new, latest=latest)
     except IntegrityError:  # the same event id arriving twice at once: the twin won
         db.session.rollback()
         if (existing := _event(checked["event_id"])) is None:

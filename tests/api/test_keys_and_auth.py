@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
+
+import flask_limiter
 
 import pytest
 import requests
 from click.testing import CliRunner
+from flask import request
 from sqlalchemy import select
 
-from cookiegate.api.keys import authenticate, create_api_key, list_api_keys, revoke_api_key
+from cookiegate.api.keys import (authenticate, authenticate_with_latest, create_api_key, list_api_keys,
+                                 revoke_api_key)
 from cookiegate.api.models import ApiKey
 from cookiegate.cli import main
 from cookiegate.errors import CookiegateError, ValidationError
 from cookiegate.extensions import db
 from tests.api.conftest import make_token
+from tests.factories import make_site, record
 
 
 def test_the_secret_is_stored_only_as_a_hash(api_site):
@@ -43,6 +49,37 @@ def test_authenticate_notes_last_use_and_refuses_a_revoked_key(api_site):
     with pytest.raises(CookiegateError) as caught:
         authenticate(f"Bearer {token}")
     assert caught.value.status == 401
+
+
+def test_the_key_check_reads_the_latest_event_of_a_consent_id_of_its_own_site_only(api_site):
+    token = make_token(api_site, ["consent:read"])
+    mine, theirs, unknown = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    record(api_site, consent_id=mine)
+    latest = record(api_site, consent_id=mine, choices={"analytics": False, "tracking": False, "marketing": False})
+    record(make_site(), consent_id=theirs)
+
+    key, row = authenticate_with_latest(f"Bearer {token}", mine)
+    assert key.site_id == api_site.id and key.scopes == ("consent:read",)
+    assert row[:2] == (latest.event_id, mine) and row[2] == latest.leaf_text
+    assert authenticate_with_latest(f"Bearer {token}", theirs)[1] is None  # another site's subject
+    assert authenticate_with_latest(f"Bearer {token}", unknown)[1] is None
+    revoke_api_key(key_id=key.key_id)
+    with pytest.raises(CookiegateError) as caught:
+        authenticate_with_latest(f"Bearer {token}", mine)
+    assert caught.value.status == 401
+
+
+def test_api_requests_skip_flask_limiters_walk_and_pages_keep_it(app, api_site, monkeypatch):
+    walks = []
+    original = flask_limiter.Limiter._check_request_limit
+    monkeypatch.setattr(flask_limiter.Limiter, "_check_request_limit",
+                        lambda self, *args, **kwargs: walks.append(request.path) or original(self, *args, **kwargs))
+    client = app.test_client()
+    token = make_token(api_site, ["consent:read"])
+    answer = client.post("/api/v1/subjects/state", json={"subject": {"consent_id": str(uuid.uuid4())}},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and walks == []
+    assert client.get(f"/s/{api_site.slug}/").status_code == 200 and walks == [f"/s/{api_site.slug}/"]
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Basic abc", "Bearer cgk_0123456789abcdef_short",
