@@ -51,3 +51,11 @@ def canonical_json(value: Any) -> bytes:
 
 def loads(text: str | bytes) -> Any:
     return json.loads(text)
+
+
+def loads_stored(text: str | bytes) -> Any:
+    """A document canonical_json wrote (a stored leaf), read by orjson at a third of json's cost.
+    Both read such a document alike: it holds no integer beyond what a double holds (canonical_json
+    refuses those) and no lone surrogate (it is UTF-8). `loads` is for anything else, where orjson
+    would turn an integer beyond 64 bits into a float."""
+    return orjson.loads(text)

@@ -7,7 +7,7 @@ import random
 import pytest
 import rfc8785
 
-from cookiegate.canonical import _plain, canonical_json
+from cookiegate.canonical import _plain, canonical_json, loads, loads_stored
 
 TRICKY_STRINGS = ["", "plain", 'quote " and backslash \\', "controls \x00\x01\x07\x08\t\n\x0b\x0c\r\x1f",
                   "del \x7f", "é ü ß ñ", "\u2028\u2029", "emoji 🍪🌷", "日本語", "</script>", "a\u0000b"]
@@ -34,6 +34,14 @@ def test_fast_path_equals_rfc8785(seed):
     document = random_document(random.Random(seed))
     assert _plain(document)
     assert canonical_json(document) == rfc8785.dumps(document)
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_a_stored_document_reads_the_same_through_orjson(seed):
+    document = random_document(random.Random(seed))
+    text = canonical_json(document).decode()
+    assert loads_stored(text) == loads(text) == document
+    assert loads_stored(rfc8785.dumps({"x": 1.5, "é": [0.1, 1e21]})) == {"x": 1.5, "é": [0.1, 1e21]}
 
 
 @pytest.mark.parametrize("document", [{"x": 1.5}, {"é": 1}, [0.1, 2], {"n": {"deep": [1e21]}}])

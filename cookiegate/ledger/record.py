@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from cookiegate.canonical import canonical_json, loads
+from cookiegate.canonical import canonical_json, loads_stored
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
 from cookiegate.hotreads import fetch_one, write_rows
@@ -211,7 +211,7 @@ def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
         connection = db.session.connection()
         row = _driver_execute(connection, _PREVIOUS_LEAF_SQL[connection.dialect.name != "postgresql"],
                               {"site_id": site_id, "consent_id": consent_id}).fetchone()
-    return loads(row[0]) if row else None
+    return loads_stored(row[0]) if row else None
 
 
 def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict[str, bool],
@@ -239,7 +239,7 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     if new_subject:
         previous = None
     elif latest is not None and latest.of(site.id, consent_id):
-        previous = None if latest.row is None else loads(latest.row[2])
+        previous = None if latest.row is None else loads_stored(latest.row[2])
     else:
         previous = previous_leaf(site.id, consent_id)
     built = build_event(

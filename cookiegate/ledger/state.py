@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import Row, bindparam, func, select
 
-from cookiegate.canonical import loads
+from cookiegate.canonical import loads_stored
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
 from cookiegate.hotreads import fetch_all_apart, fetch_one
@@ -92,7 +92,7 @@ def subject_state(*, site_id: int, notice: Notice, subject: Subject, now: dateti
         row = latest.row
     else:
         row = latest_decision(site_id=site_id, subject=subject)
-    leaf = loads(row[2]) if row is not None else None
+    leaf = loads_stored(row[2]) if row is not None else None
     moment = iso(now or utcnow())
     categories = {}
     for category in notice_document(notice)["categories"]:
