@@ -140,7 +140,7 @@ def json_body() -> dict[str, Any]:
         return body
     if request.content_length and request.content_length > request.max_content_length:
         raise PayloadTooLarge(_l("The body is too large."))
-    if request.mimetype != "application/json":
+    if request.headers.get("Content-Type") != "application/json" and request.mimetype != "application/json":
         raise BadRequest(_l("Send a JSON body with Content-Type: application/json."),
                          fields={"Content-Type": _l("must be application/json")})
     try:
