@@ -67,6 +67,8 @@ def _body_consent_id() -> str | None:
     """The consent id of the body's subject, when the body is a JSON object naming one: read
     before the key is checked, so that one statement reads both. Any other body is left for
     the view to judge (and answer 400 or 422 about, once the key is known to be good)."""
+    if not request.content_length:  # a body of unknown length is read by the view alone
+        return None
     try:
         subject = json_body().get("subject")
     except CookiegateError:
