@@ -143,3 +143,25 @@ def test_docs_page_renders_without_third_party_assets(live_server, openapi_doc):
         loaded = re.findall(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="([^"]*)"', response.text)
         assert loaded and all(url.startswith("/") and not url.startswith("//") for url in loaded), loaded
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/subjects/state", "/api/v1/events"])
+def test_a_bad_key_is_401_before_any_body_error_on_the_paths_that_read_ahead(app, api_site, path):
+    client = app.test_client()
+    token = make_token(api_site, ["consent:read", "consent:write"])
+    consent_id = str(uuid.uuid4())
+    record(api_site, consent_id=consent_id)
+    good = {"subject": {"consent_id": consent_id.upper()}}
+    revoked = make_token(api_site, ["consent:read", "consent:write"])
+    revoke_api_key(key_id=revoked.split("_")[1])
+    for headers in ({}, {"Authorization": f"Bearer {revoked}"},
+                    {"Authorization": "Bearer cgk_0123456789abcdef_" + "A" * 43}):
+        for body in (good, {"subject": {"consent_id": "not-a-uuid"}}):
+            answer = client.post(path, json=body, headers=headers)
+            assert answer.status_code == 401 and consent_id not in answer.get_data(as_text=True)
+    authorised = {"Authorization": f"Bearer {token}"}
+    assert client.post(path, data="{", headers={**authorised, "Content-Type": "application/json"}).status_code == 400
+    assert client.post(path, json={"subject": {"consent_id": "not-a-uuid"}}, headers=authorised).status_code == 422
+    if path.endswith("state"):  # the upper-case id read ahead answers as the stored lower-case one
+        answer = client.post(path, json=good, headers=authorised)
+        assert answer.status_code == 200 and answer.get_json()["consent_id"] == consent_id
