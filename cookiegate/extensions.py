@@ -41,4 +41,19 @@ def client_address() -> str:
     return get_remote_address() or request.remote_addr or "unknown"
 
 
-limiter = Limiter(key_func=client_address, default_limits=[])
+class CookiegateLimiter(Limiter):
+    """Flask-Limiter whose before-request hook leaves out the endpoints in `self_counted`: they
+    count their own requests (cookiegate.ratelimit.hit), and the hook would find no limit for
+    them yet still resolve limits and exemption scopes at every request."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.self_counted: set[str] = set()
+
+    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
+        if in_middleware and request.endpoint in self.self_counted:
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
+
+limiter = CookiegateLimiter(key_func=client_address, default_limits=[])
