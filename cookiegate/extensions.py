@@ -8,9 +8,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from cookiegate.csrf import CookiegateCSRF
 
 # Named constraints keep Alembic migrations stable across SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -30,7 +31,7 @@ class Base(DeclarativeBase):
 # passed in; a fresh session per request (Flask-SQLAlchemy) keeps reads from going stale.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
-csrf = CSRFProtect()
+csrf = CookiegateCSRF()
 login_manager = LoginManager()
 babel = Babel()
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
 
+from cookiegate.signing import Serializer
 from cookiegate.sites.models import Notice, Site
 
 # The privacy centre's own cookie (on cookiegate's origin, path /s/<site>/). The embedded
@@ -34,13 +35,13 @@ class ConsentState:
         return self.notice_version == notice.version and age < lifetime_days * 86400
 
 
-def _serializer(secret: str, site: Site) -> URLSafeSerializer:
+def _serializer(secret: str, site: Site) -> Serializer:
     return _serializer_for(secret, site.slug)
 
 
-@lru_cache(maxsize=256)  # one per site: building it derives the signing key (an HMAC) each time
-def _serializer_for(secret: str, slug: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt=f"cookiegate.consent.{slug}")
+@lru_cache(maxsize=256)  # one per site, keeping its signer and derived key (see cookiegate.signing)
+def _serializer_for(secret: str, slug: str) -> Serializer:
+    return Serializer(secret, salt=f"cookiegate.consent.{slug}")
 
 
 def read_consent_cookie(*, secret: str, site: Site, value: str | None) -> ConsentState | None:
@@ -57,6 +58,7 @@ def read_consent_cookie(*, secret: str, site: Site, value: str | None) -> Consen
 
 
 def consent_cookie_value(*, secret: str, site: Site, state: ConsentState) -> str:
+    """The signed cookie value holding `state` (read back by read_consent_cookie)."""
     return _serializer(secret, site).dumps({
         "id": state.consent_id, "v": state.notice_version, "e": state.event_id,
         "c": {k: int(v) for k, v in state.choices.items()}, "t": state.decided_at, "g": int(state.gpc)})

@@ -16,7 +16,7 @@ from cookiegate.banner.services import (CONSENT_COOKIE, ConsentState, choices_fo
                                         read_consent_cookie)
 from cookiegate.canonical import loads
 from cookiegate import ratelimit
-from cookiegate.extensions import client_address, db
+from cookiegate.extensions import client_address, db, limiter
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.receipts import issue_receipt
@@ -26,6 +26,10 @@ from cookiegate.sites.services import (notice_by_hash, notice_by_version, notice
                                        site_and_notice)
 
 bp = Blueprint("banner", __name__, url_prefix="/s/<site_slug>")
+# The consent posts count themselves (ratelimit.hit, CONSENT_RATE_LIMIT): Flask-Limiter's
+# per-request hook would find no limit for them and still cost a twentieth of a hosted POST.
+for endpoint in ("banner.save_consent", "banner.receive_decision"):
+    limiter.counts_itself(endpoint)
 
 
 @bp.url_value_preprocessor
@@ -65,10 +69,19 @@ def _consent_current() -> bool:
     return g.consent is not None and g.consent.valid_for(g.notice, g.site.consent_lifetime_days)
 
 
+def centre_home() -> str:
+    """The path of this site's privacy centre, built once a request (a consent POST needs it
+    for the return path and for the cookie's path)."""
+    home = g.get("centre_home")
+    if home is None:
+        home = g.centre_home = url_for("banner.home")
+    return home
+
+
 def safe_return_path(value: str | None) -> str:
     """Only paths inside this site's privacy centre; anything else goes home. No dot segments
     (a browser resolves /s/shop/../other/ to another site) and no control characters."""
-    home = url_for("banner.home")
+    home = centre_home()
     if (value and value.startswith(home) and "//" not in value and "\\" not in value
             and value.isprintable() and not {".", ".."} & set(unquote(urlsplit(value).path).split("/"))):
         return value
@@ -139,10 +152,10 @@ def save_consent():
 def set_consent_cookie(response: Response, state: ConsentState) -> None:
     """Keep the visitor's choice in the privacy centre's signed cookie (the account page's
     withdrawal updates it too)."""
-    response.set_cookie(CONSENT_COOKIE, consent_cookie_value(
-        secret=current_app.config["SECRET_KEY"], site=g.site, state=state),
-        max_age=g.site.consent_lifetime_days * 86400, path=url_for("banner.home"), httponly=True,
-        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    config, site = current_app.config, g.site
+    response.set_cookie(CONSENT_COOKIE, consent_cookie_value(secret=config["SECRET_KEY"], site=site, state=state),
+                        max_age=site.consent_lifetime_days * 86400, path=centre_home(), httponly=True,
+                        samesite="Lax", secure=config["SESSION_COOKIE_SECURE"])
 
 
 @bp.get("/receipt")

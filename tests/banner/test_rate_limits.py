@@ -44,3 +44,24 @@ def test_hosted_form_beyond_the_limit_gets_a_429_page(visitor, site, tight_limit
     assert refused.status_code == 429 and refused.mimetype == "text/html"
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert len(site_events(site)) == 3
+
+
+def test_flask_limiters_hook_leaves_the_consent_posts_to_their_own_counter(visitor, client, site, monkeypatch):
+    """The consent posts count themselves (CONSENT_RATE_LIMIT, above); Flask-Limiter's
+    per-request hook skips them, and only them."""
+    from flask import request
+    from flask_limiter import Limiter
+
+    checked = []
+    original = Limiter._check_request_limit
+
+    def spy(self, *args, **kwargs):
+        checked.append(request.endpoint)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Limiter, "_check_request_limit", spy)
+    assert decide(visitor, site, "accept_all").status_code == 303
+    assert post(client, site, decision_body(site, current_notice(site).sha256)).status_code == 201
+    assert "banner.preferences" in checked  # decide() loads the page for its token first
+    assert "banner.save_consent" not in checked and "banner.receive_decision" not in checked
+    assert limiter.self_counting == {"api", "banner.save_consent", "banner.receive_decision"}
