@@ -196,11 +196,11 @@ def plain_slice(app, payload_bytes: int, count: int) -> float:
 
 def plain_driver_slice(app, payload_bytes: int, count: int) -> float:
     """Seconds for `count` single-row INSERTs of payload_bytes, each its own transaction through
-    hotreads.write_rows: the driver-level machinery record_consent writes with (information:
+    hotpath.write_rows: the driver-level machinery record_consent writes with (information:
     what the ledger's four extra B-trees and its Python cost against the floor)."""
     from bench.bench_app import random_payload
     from cookiegate.extensions import db
-    from cookiegate.hotreads import write_rows
+    from cookiegate.hotpath import write_rows
 
     payloads = [random_payload(payload_bytes) for _ in range(count)]
     with app.app_context():

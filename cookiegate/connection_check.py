@@ -9,7 +9,7 @@ connection and makes a new one (SQLAlchemy's documented pessimistic check). A co
 dies inside the window fails its statement, as it could fail right after any ping. SQLAlchemy
 then invalidates it, and from then on every connection given back before that loss is pinged
 at its next checkout, whatever its idle time: a server restart takes all of them at once. The
-hot-path reads (hotreads.py) run once more on a new connection, as a read can safely be repeated.
+hot-path reads (hotpath.py) run once more on a new connection, as a read can safely be repeated.
 
 SQLite connections are files, not sockets: they are never pinged.
 """

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cookiegate import config as cfg
-from cookiegate import hotreads, ratelimit  # noqa: F401  (ratelimit registers cookiegate-memory://)
+from cookiegate import hotpath, ratelimit  # noqa: F401  (ratelimit registers cookiegate-memory://)
 from cookiegate.errors import CookiegateError
 from cookiegate.extensions import babel, csrf, db, limiter, login_manager, migrate
 from cookiegate.i18n import compile_catalogues, remember_language, select_locale
@@ -69,7 +69,7 @@ def _init_extensions(app: Flask) -> None:
     from cookiegate import connection_check, sqlite_setup  # noqa: F401  (pool listeners, SQLite pragmas)
 
     db.init_app(app)
-    hotreads.init_app(app)
+    hotpath.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

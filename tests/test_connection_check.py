@@ -9,16 +9,11 @@ from sqlalchemy.exc import DBAPIError
 
 from cookiegate import connection_check
 from cookiegate.extensions import db
-from cookiegate.hotreads import fetch_one, write_rows
+from cookiegate.hotpath import fetch_one, write_rows
 from tests.conftest import PG_ADMIN_URL
 
 SELECT_ONE = ("SELECT 1", "SELECT 1")
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite: files, no pings
-
-
-@pytest.fixture
-def pg_app(app):
-    return app
 
 
 def kill_pooled_connections(app) -> int:
@@ -39,47 +34,44 @@ def warm_pool(app) -> None:
         db.session.remove()
 
 
-def test_a_connection_idle_past_the_window_is_pinged_and_replaced_when_dead(pg_app, monkeypatch):
-    warm_pool(pg_app)
-    assert kill_pooled_connections(pg_app) >= 1
+@pytest.fixture
+def killed_within_the_window(app, monkeypatch) -> None:
+    """The pool's connections were all just used, and the server has since dropped them."""
+    monkeypatch.setattr(connection_check, "IDLE_SECONDS", 3600.0)
+    monkeypatch.setattr(connection_check, "_last_loss", 0.0)
+    warm_pool(app)
+    kill_pooled_connections(app)
+
+
+def test_a_connection_idle_past_the_window_is_pinged_and_replaced_when_dead(app, monkeypatch):
+    warm_pool(app)
+    assert kill_pooled_connections(app) >= 1
     monkeypatch.setattr(connection_check, "IDLE_SECONDS", 0.0)  # every pooled connection counts as idle
-    with pg_app.app_context():
+    with app.app_context():
         assert backend_pid() > 0  # the dead connection was found at checkout and replaced
         db.session.remove()
 
 
-def test_within_the_window_a_connection_is_used_without_a_ping(pg_app, monkeypatch):
-    monkeypatch.setattr(connection_check, "IDLE_SECONDS", 3600.0)
-    monkeypatch.setattr(connection_check, "_last_loss", 0.0)
-    warm_pool(pg_app)
-    kill_pooled_connections(pg_app)
-    with pg_app.app_context():
+def test_within_the_window_a_connection_is_used_without_a_ping(app, killed_within_the_window):
+    with app.app_context():
         with pytest.raises(DBAPIError) as lost:  # no ping: the statement itself meets the dead connection
             backend_pid()
         assert lost.value.connection_invalidated
         db.session.remove()
-    with pg_app.app_context():  # the loss marks every older connection for a ping: all are replaced
+    with app.app_context():  # the loss marks every older connection for a ping: all are replaced
         assert backend_pid() > 0
         db.session.remove()
 
 
-def test_a_hot_read_runs_again_on_a_new_connection_after_a_loss(pg_app, monkeypatch):
-    monkeypatch.setattr(connection_check, "IDLE_SECONDS", 3600.0)
-    monkeypatch.setattr(connection_check, "_last_loss", 0.0)
-    warm_pool(pg_app)
-    kill_pooled_connections(pg_app)
-    with pg_app.app_context():
+def test_a_hot_read_runs_again_on_a_new_connection_after_a_loss(app, killed_within_the_window):
+    with app.app_context():
         assert fetch_one(SELECT_ONE, {}) == (1,)
 
 
-def test_a_hot_write_on_a_lost_connection_fails_and_the_next_one_works(pg_app, monkeypatch):
-    monkeypatch.setattr(connection_check, "IDLE_SECONDS", 3600.0)
-    monkeypatch.setattr(connection_check, "_last_loss", 0.0)
-    warm_pool(pg_app)
-    kill_pooled_connections(pg_app)
-    with pg_app.app_context():  # a write is never repeated: it may have reached the server
+def test_a_hot_write_on_a_lost_connection_fails_and_the_next_one_works(app, killed_within_the_window):
+    with app.app_context():  # a write is never repeated: it may have reached the server
         with pytest.raises(DBAPIError) as lost:
             write_rows([("SELECT 1", ())])
         assert lost.value.connection_invalidated
-    with pg_app.app_context():
+    with app.app_context():
         assert write_rows([("SELECT 1", ())]) == (1,)

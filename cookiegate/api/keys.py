@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from cookiegate.api.models import ApiKey
 from cookiegate.errors import CookiegateError, NotFound, ValidationError
 from cookiegate.extensions import db
-from cookiegate.hotreads import fetch_one
+from cookiegate.hotpath import fetch_one
 from cookiegate.sites.models import Site
 from cookiegate.timeutil import utcnow
 

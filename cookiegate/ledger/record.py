@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from cookiegate.canonical import canonical_json, loads_stored
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
-from cookiegate.hotreads import fetch_one, write_rows
+from cookiegate.hotpath import fetch_one, write_rows
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.merkle import leaf_hash
 from cookiegate.privacy import truncate_ip, user_agent_family
@@ -90,7 +90,7 @@ def classify_event(previous: dict[str, Any] | None, decisions: dict[str, dict[st
 
 
 # The hot path talks to the driver itself, on the session's connection or the request's own
-# (hotreads): SQLAlchemy's execution layer (compiling, result set-up) costs as much per call as
+# (hotpath): SQLAlchemy's execution layer (compiling, result set-up) costs as much per call as
 # the INSERT does.
 _PREVIOUS_LEAF = "SELECT leaf FROM consent_event WHERE site_id = {} AND consent_id = {} ORDER BY id DESC LIMIT 1"
 _PREVIOUS_LEAF_SQL = (_PREVIOUS_LEAF.format("%(site_id)s", "%(consent_id)s"),  # (PostgreSQL's, SQLite's)

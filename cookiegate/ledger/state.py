@@ -20,7 +20,7 @@ from sqlalchemy import Row, bindparam, func, select
 from cookiegate.canonical import loads_stored
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
-from cookiegate.hotreads import fetch_all_apart, fetch_one
+from cookiegate.hotpath import fetch_all_apart, fetch_one
 from cookiegate.ledger.models import ConsentEvent, SubjectLink
 from cookiegate.ledger.record import LatestEvent
 from cookiegate.ledger.subjects import Subject
