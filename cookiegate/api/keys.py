@@ -102,8 +102,8 @@ def revoke_api_key(*, key_id: str) -> ApiKey:
 _KEY_FROM = "FROM api_key AS k JOIN site AS s ON s.id = k.site_id"
 _KEY_COLUMNS = "k.id, k.site_id, k.secret_hash, k.scopes, k.last_used_at, k.revoked_at, s.slug"
 _KEY_SQL = tuple(f"SELECT {_KEY_COLUMNS} {_KEY_FROM} WHERE k.key_id = {param}" for param in ("%(key_id)s", ":key_id"))
-# The same, with the latest event of one consent id on the key's own site (by the site_id,
-# consent_id, id index): a state look-up or a recorded decision needs it next, and so makes one
+# The same, with the latest event of one consent id on the key's own site (the row of the
+# ledger's LATEST_EVENT_SQL): a state look-up or a recorded decision needs it next, and so makes one
 # round trip to the database before its answer or its insert instead of two.
 _KEY_AND_LATEST_SQL = tuple(
     f"SELECT {_KEY_COLUMNS}, e.event_id, e.consent_id, e.leaf {_KEY_FROM} "

@@ -92,9 +92,10 @@ def classify_event(previous: dict[str, Any] | None, decisions: dict[str, dict[st
 # The hot path talks to the driver itself, on the session's connection or the request's own
 # (hotpath): SQLAlchemy's execution layer (compiling, result set-up) costs as much per call as
 # the INSERT does.
-_PREVIOUS_LEAF = "SELECT leaf FROM consent_event WHERE site_id = {} AND consent_id = {} ORDER BY id DESC LIMIT 1"
-_PREVIOUS_LEAF_SQL = (_PREVIOUS_LEAF.format("%(site_id)s", "%(consent_id)s"),  # (PostgreSQL's, SQLite's)
-                      _PREVIOUS_LEAF.format(":site_id", ":consent_id"))
+# A consent id's latest event on a site, by the (site_id, consent_id, id) index: the row a
+# LatestEvent holds (event_id, consent_id, leaf). (PostgreSQL's form, SQLite's.)
+_LATEST = "SELECT event_id, consent_id, leaf FROM consent_event WHERE site_id = {} AND consent_id = {} ORDER BY id DESC LIMIT 1"
+LATEST_EVENT_SQL = (_LATEST.format("%(site_id)s", "%(consent_id)s"), _LATEST.format(":site_id", ":consent_id"))
 # PostgreSQL: an event and its personal fields in one round trip (a data-modifying CTE).
 _PG_INSERT_BOTH = """
     WITH event AS (
@@ -206,12 +207,12 @@ def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
     """The subject's latest decision on this site, as its leaf document (seen from the session's
     transaction when one is open)."""
     if not session_transaction_open():
-        row = fetch_one(_PREVIOUS_LEAF_SQL, {"site_id": site_id, "consent_id": consent_id})
+        row = fetch_one(LATEST_EVENT_SQL, {"site_id": site_id, "consent_id": consent_id})
     else:
         connection = db.session.connection()
-        row = _driver_execute(connection, _PREVIOUS_LEAF_SQL[connection.dialect.name != "postgresql"],
+        row = _driver_execute(connection, LATEST_EVENT_SQL[connection.dialect.name != "postgresql"],
                               {"site_id": site_id, "consent_id": consent_id}).fetchone()
-    return loads_stored(row[0]) if row else None
+    return loads_stored(row[2]) if row else None
 
 
 def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict[str, bool],

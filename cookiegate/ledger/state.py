@@ -22,7 +22,7 @@ from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
 from cookiegate.hotpath import fetch_all_apart, fetch_one
 from cookiegate.ledger.models import ConsentEvent, SubjectLink
-from cookiegate.ledger.record import LatestEvent
+from cookiegate.ledger.record import LATEST_EVENT_SQL, LatestEvent
 from cookiegate.ledger.subjects import Subject
 from cookiegate.sites.models import Notice
 from cookiegate.sites.services import notice_document
@@ -43,12 +43,8 @@ EVENT_COLUMNS = (_EVENTS.c.id, _EVENTS.c.event_id, _EVENTS.c.kind, _EVENTS.c.cre
                  _EVENTS.c.notice_sha256, _EVENTS.c.leaf, _EVENTS.c.leaf_hash)
 _SITE, _KIND, _KEY = bindparam("site_id"), bindparam("kind"), bindparam("key")
 _LINKED = select(_LINKS.c.consent_id).where(_LINKS.c.site_id == _SITE, _LINKS.c.kind == _KIND, _LINKS.c.key == _KEY)
-# The state look-up is a hot read: the latest event of one consent id, by the (site_id,
-# consent_id, id) index, through the driver (PostgreSQL's form, SQLite's); for an account or
-# address, built once: the latest over its linked ids.
-_LATEST_OF_CONSENT = tuple(f"SELECT event_id, consent_id, leaf FROM consent_event WHERE site_id = {site} "
-                           f"AND consent_id = {key} ORDER BY id DESC LIMIT 1"
-                           for site, key in (("%(site_id)s", "%(key)s"), (":site_id", ":key")))
+# The state look-up is a hot read: the latest event of one consent id through the driver
+# (record.LATEST_EVENT_SQL); for an account or address, built once: the latest over its linked ids.
 _LATEST_PER_LINK = (select(func.max(_EVENTS.c.id).label("id"))
                     .where(_EVENTS.c.site_id == _SITE, _EVENTS.c.consent_id.in_(_LINKED))
                     .group_by(_EVENTS.c.consent_id).subquery())
@@ -77,7 +73,7 @@ class SubjectState:
 def latest_decision(*, site_id: int, subject: Subject) -> Row | tuple | None:
     """The subject's latest event (event_id, consent_id, leaf) across its consent ids."""
     if subject.kind == "consent":
-        return fetch_one(_LATEST_OF_CONSENT, {"site_id": site_id, "key": subject.key})
+        return fetch_one(LATEST_EVENT_SQL, {"site_id": site_id, "consent_id": subject.key})
     return db.session.connection().execute(
         _LATEST_OF_LINKED, {"site_id": site_id, "kind": subject.kind, "key": subject.key}).first()
 
