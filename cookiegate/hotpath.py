@@ -35,7 +35,7 @@ def fetch_one(statements: tuple[str, str], params: dict[str, Any]) -> tuple | No
         except Exception as error:
             lost = _drop_if_lost(error, connection)
             if not lost or attempt == 2:
-                raise _as_sqlalchemy_error(error, statements[form], params, lost) from error
+                raise as_sqlalchemy_error(error, statements[form], params, lost) from error
         finally:
             cursor.close()
     raise AssertionError("unreachable: the second attempt returns or raises")
@@ -67,7 +67,7 @@ def write_rows(steps: list[tuple[str, tuple]]) -> tuple | None:
         if form == 1:
             driver.rollback()
         lost = _drop_if_lost(error, connection)
-        raise _as_sqlalchemy_error(error, sql, params, lost) from error
+        raise as_sqlalchemy_error(error, sql, params, lost) from error
 
 
 def _drop_if_lost(error: Exception, connection) -> bool:
@@ -83,7 +83,7 @@ def _drop_if_lost(error: Exception, connection) -> bool:
     return True
 
 
-def _as_sqlalchemy_error(error: Exception, sql: str, params: Any, lost: bool = False) -> Exception:
+def as_sqlalchemy_error(error: Exception, sql: str, params: Any, lost: bool = False) -> Exception:
     """A driver error as SQLAlchemy's (IntegrityError for a duplicate key, as through the session);
     anything else as it is."""
     dialect = db.engine.dialect

@@ -11,12 +11,11 @@ from typing import Any, Callable, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
 
 from cookiegate.canonical import canonical_json, loads_stored
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db
-from cookiegate.hotpath import fetch_one, write_rows
+from cookiegate.hotpath import as_sqlalchemy_error, fetch_one, write_rows
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.merkle import leaf_hash
 from cookiegate.privacy import truncate_ip, user_agent_family
@@ -126,8 +125,7 @@ def _driver_execute(connection: Connection, sql: str, params: tuple) -> Any:
         lost = connection.dialect.is_disconnect(error, driver, None)
         if lost:
             connection.invalidate(error)
-        raise DBAPIError.instance(sql, params, error, connection.dialect.loaded_dbapi.Error,
-                                  connection_invalidated=lost, dialect=connection.dialect) from error
+        raise as_sqlalchemy_error(error, sql, params, lost) from error
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -203,10 +201,13 @@ def session_transaction_open() -> bool:
     return db.session.registry.has() and db.session().in_transaction()
 
 
-def previous_leaf(site_id: int, consent_id: str) -> dict[str, Any] | None:
-    """The subject's latest decision on this site, as its leaf document (seen from the session's
-    transaction when one is open)."""
-    if not session_transaction_open():
+def previous_leaf(site_id: int, consent_id: str, latest: LatestEvent | None = None) -> dict[str, Any] | None:
+    """The subject's latest decision on this site, as its leaf document: from `latest` when the
+    caller has read it already, else looked up (seen from the session's transaction when one is
+    open)."""
+    if latest is not None and latest.of(site_id, consent_id):
+        row = latest.row
+    elif not session_transaction_open():
         row = fetch_one(LATEST_EVENT_SQL, {"site_id": site_id, "consent_id": consent_id})
     else:
         connection = db.session.connection()
@@ -237,12 +238,7 @@ def record_consent(*, site: Site, notice: Notice, consent_id: str, choices: dict
     if account_id is not None and not 0 < len(str(account_id)) <= 64:  # the subject_link key's size
         raise ValidationError(_l("Unusable account id."), fields={"account_id": _l("1 to 64 characters")})
     decisions = category_decisions(site, notice_document(notice), choices)
-    if new_subject:
-        previous = None
-    elif latest is not None and latest.of(site.id, consent_id):
-        previous = None if latest.row is None else loads_stored(latest.row[2])
-    else:
-        previous = previous_leaf(site.id, consent_id)
+    previous = None if new_subject else previous_leaf(site.id, consent_id, latest)
     built = build_event(
         site=site, notice=notice, consent_id=consent_id, decisions=decisions,
         kind=classify_event(previous, decisions, interaction.action, notice.sha256),
