@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from cookiegate.extensions import db
+from cookiegate.sqlite_setup import writer_turn
 
 
 def init_app(app: Flask) -> None:
@@ -49,6 +50,7 @@ def write_rows(steps: list[tuple[str, tuple]]) -> tuple | None:
     connection, form = _held()
     driver = connection.dbapi_connection
     sql, params = steps[0]
+    turn = None
     try:
         if form == 0 and len(steps) == 1:  # PostgreSQL in autocommit: one statement is atomic
             return driver.execute(sql, params).fetchone()
@@ -58,14 +60,18 @@ def write_rows(steps: list[tuple[str, tuple]]) -> tuple | None:
                 for sql, params in steps[1:]:
                     driver.execute(sql, params)
             return first
+        turn = writer_turn.take(db.engine)
         first = driver.execute(sql, params).fetchone()  # SQLite begins the transaction here
         for sql, params in steps[1:]:
             driver.execute(sql, params)
         driver.commit()
+        writer_turn.give_back(turn)
+        turn = None
         return first
     except Exception as error:
         if form == 1:
             driver.rollback()
+            writer_turn.give_back(turn)
         lost = _drop_if_lost(error, connection)
         raise as_sqlalchemy_error(error, sql, params, lost) from error
 

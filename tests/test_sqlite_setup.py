@@ -1,14 +1,28 @@
-"""Every SQLite connection of the app gets the pragmas of cookiegate/sqlite_setup.py."""
+"""Every SQLite connection of the app gets the pragmas of cookiegate/sqlite_setup.py, and its
+writers queue for their turn."""
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+
 import pytest
+from sqlalchemy import select
 
 from cookiegate.extensions import db
-from cookiegate.sqlite_setup import MMAP_BYTES, WAL_AUTOCHECKPOINT_PAGES
+from cookiegate.ledger.models import ConsentEvent
+from cookiegate.sqlite_setup import MMAP_BYTES, WAL_AUTOCHECKPOINT_PAGES, writer_turn
+from cookiegate.ledger.record import Context, Interaction, record_consent
+from cookiegate.sites.models import Site
+from cookiegate.sites.services import current_notice
+from tests.factories import make_site
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
+@sqlite_only
 def test_a_pooled_sqlite_connection_has_the_pragmas(app):
     with app.app_context():
         connection = db.engine.raw_connection()
@@ -24,3 +38,99 @@ def test_a_pooled_sqlite_connection_has_the_pragmas(app):
             assert 0 < pragma("mmap_size") <= MMAP_BYTES  # capped at the build's maximum
         finally:
             connection.close()
+
+
+# --- the writers' turn -------------------------------------------------------------------------
+
+HOLD = 0.4  # seconds a holder keeps the turn; a waiter that did not wait finishes far sooner
+
+
+def _holds_the_turn(database_url: str, held, release) -> None:
+    """In another process: take the turn on the database, say so, keep it until told."""
+    from sqlalchemy import create_engine
+
+    turn = writer_turn.take(create_engine(database_url))
+    held.set()
+    release.wait(30)
+    writer_turn.give_back(turn)
+
+
+@sqlite_only
+def test_a_recorded_decision_waits_for_the_writers_turn_another_process_holds(app):
+    with app.app_context():
+        site = make_site()
+        url = str(db.engine.url)
+    context = multiprocessing.get_context("spawn")
+    held, release = context.Event(), context.Event()
+    holder = context.Process(target=_holds_the_turn, args=(url, held, release))
+    holder.start()
+    try:
+        assert held.wait(60), "the holder never took the turn"
+        threading.Timer(HOLD, release.set).start()
+        started = time.monotonic()
+        with app.app_context():
+            loaded = db.session.get(Site, site.id)
+            notice = current_notice(loaded)
+            db.session.commit()  # no session transaction: the event is written on its own (write_rows)
+            recorded = record_consent(
+                site=loaded, notice=notice, consent_id=str(uuid.uuid4()), choices={}, language="nl",
+                interaction=Interaction(channel="banner", action="reject_all", layer=1),
+                context=Context(origin="https://shop.example", path="/", ip="203.0.113.9", user_agent="x"),
+                new_subject=True)
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(30)
+    assert waited >= HOLD * 0.9, f"the write went ahead while another process held the turn ({waited:.3f} s)"
+    with app.app_context():
+        assert db.session.execute(select(ConsentEvent).filter_by(event_id=recorded.event_id)).scalar_one()
+
+
+@sqlite_only
+def test_the_turn_orders_threads_of_one_process_and_a_forked_child(app):
+    with app.app_context():
+        engine = db.engine
+
+        def waited_in(start) -> float:
+            """Seconds the started waiter (a thread or a forked process) spent taking the turn
+            while this thread held it for HOLD seconds."""
+            turn = writer_turn.take(engine)
+            began = time.monotonic()
+            result = start()
+            time.sleep(HOLD)
+            writer_turn.give_back(turn)
+            return result(began)
+
+        def in_thread():
+            took = []
+            worker = threading.Thread(target=lambda: (writer_turn.give_back(writer_turn.take(engine)),
+                                                      took.append(time.monotonic())))
+            worker.start()
+            return lambda began: (worker.join(10), took[0] - began)[1]
+
+        def in_fork():
+            reading, writing = os.pipe()
+            child = os.fork()
+            if child == 0:  # the child shares this thread's open lock file: the turn must not
+                try:
+                    writer_turn.give_back(writer_turn.take(engine))
+                    os.write(writing, repr(time.monotonic()).encode())
+                finally:
+                    os._exit(0)
+            os.close(writing)
+
+            def result(began):
+                took = float(os.read(reading, 64))
+                os.waitpid(child, 0)
+                os.close(reading)
+                return took - began
+            return result
+
+        assert waited_in(in_thread) >= HOLD * 0.9
+        assert waited_in(in_fork) >= HOLD * 0.9
+
+
+def test_postgresql_needs_no_turn():
+    from sqlalchemy import create_engine
+
+    assert writer_turn.take(create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")) is None

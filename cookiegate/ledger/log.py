@@ -22,6 +22,7 @@ from cookiegate.ledger.merkle import (Frontier, consistency_proof, inclusion_pro
                                       split_point)
 from cookiegate.ledger.models import Checkpoint, ConsentEvent, LogEntry, MerkleNode, PendingEvent
 from cookiegate.sites.models import Site
+from cookiegate.sqlite_setup import writer_turn
 from cookiegate.timeutil import iso, utcnow
 
 _process_lock = threading.Lock()  # one sequencer per process; the database guards across processes
@@ -56,6 +57,9 @@ def sequence_pending(*, site_id: int, origin: str, batch_size: int = 2000,
     keys = keys or current_keys()
     with _process_lock:
         for attempt in range(5):
+            # On SQLite the whole batch takes the writers' turn: its reads then see the last
+            # write, and its first insert never finds the write lock taken by a turn-taker.
+            turn = writer_turn.take(db.engine)
             try:
                 return _sequence_batch(site_id, origin, batch_size, keys)
             except (IntegrityError, OperationalError):
@@ -63,6 +67,8 @@ def sequence_pending(*, site_id: int, origin: str, batch_size: int = 2000,
                 db.session.rollback()
                 if attempt == 4:
                     raise
+            finally:
+                writer_turn.give_back(turn)
     return 0
 
 
