@@ -65,11 +65,12 @@ class WriterTurn:
         if opened.get("pid") != os.getpid():
             opened.clear()
             opened["pid"] = os.getpid()
-        handle = opened.get(database)
-        if handle is None:
-            handle = opened[database] = os.open(database + "-writer", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        return handle
+        turn_file = opened.get(database)
+        if turn_file is None:  # a file object: closed when its thread ends, so threads leak no handle
+            turn_file = opened[database] = open(database + "-writer", "ab", buffering=0,
+                                                opener=lambda path, flags: os.open(path, flags, 0o600))
+        fcntl.flock(turn_file, fcntl.LOCK_EX)
+        return turn_file.fileno()
 
     @staticmethod
     def give_back(handle: int | None) -> None:

@@ -2,6 +2,7 @@
 writers queue for their turn."""
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -134,3 +135,21 @@ def test_postgresql_needs_no_turn():
     from sqlalchemy import create_engine
 
     assert writer_turn.take(create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")) is None
+
+
+@sqlite_only
+def test_a_thread_that_ends_leaves_no_open_turn_file(app):
+    with app.app_context():
+        engine = db.engine
+
+        def open_handles() -> int:
+            return len(os.listdir("/proc/self/fd"))
+
+        writer_turn.give_back(writer_turn.take(engine))  # this thread's own file, kept
+        before = open_handles()
+        for _ in range(20):
+            worker = threading.Thread(target=lambda: writer_turn.give_back(writer_turn.take(engine)))
+            worker.start()
+            worker.join(10)
+        gc.collect()
+        assert open_handles() <= before + 1  # leeway for an unrelated handle; 20 leaked ones fail
