@@ -26,6 +26,14 @@ class CookiegateError(Exception):
                 "fields": {name: str(text) for name, text in self.fields.items()}}
 
 
+class BadRequest(CookiegateError):
+    """A request no page or client of ours sends as it is (unknown parameters, a form without
+    its button)."""
+
+    code = "bad_request"
+    status = 400
+
+
 class ValidationError(CookiegateError):
     code = "invalid"
     status = 422

@@ -12,7 +12,8 @@ from flask import g, jsonify, request
 from flask_babel import lazy_gettext as _l
 
 from cookiegate.api.openapi import error_responses
-from cookiegate.api.views import BadRequest, bp, scope
+from cookiegate.api.views import bp, scope
+from cookiegate.errors import BadRequest
 from cookiegate.ledger import proofs
 
 MAX_SIZE = 2 ** 63 - 1  # the largest tree size either database stores

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, request
 from flask_babel import lazy_gettext as _l
 
 from cookiegate.api.keys import ActiveKey, authenticate, authenticate_with_latest, require_scope
-from cookiegate.errors import CookiegateError, ValidationError
+from cookiegate.errors import BadRequest, CookiegateError, ValidationError
 from cookiegate import ratelimit
 from cookiegate.extensions import client_address, csrf, db, limiter
 from cookiegate.ledger.record import LatestEvent
@@ -28,11 +28,6 @@ csrf.exempt(bp)  # key-authenticated, never cookie-authenticated: no CSRF to gua
 # would find no limit here and still cost a fifth of a state look-up.
 limiter.counts_itself(bp.name)
 PUBLIC_ENDPOINTS = {"api.openapi_json", "api.docs"}
-
-
-class BadRequest(CookiegateError):
-    code = "bad_request"
-    status = 400
 
 
 class PayloadTooLarge(CookiegateError):

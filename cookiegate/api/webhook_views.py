@@ -7,7 +7,8 @@ from flask import g
 from flask_babel import lazy_gettext as _l
 
 from cookiegate.api.openapi import error_responses
-from cookiegate.api.views import BadRequest, bp, json_body, reject_unknown, scope
+from cookiegate.api.views import bp, json_body, reject_unknown, scope
+from cookiegate.errors import BadRequest
 from cookiegate.timeutil import iso
 from cookiegate.webhooks.models import Webhook
 from cookiegate.webhooks.services import (EVENT_TYPES, list_webhooks, parse_webhook_id, register_webhook,

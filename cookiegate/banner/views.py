@@ -5,18 +5,20 @@ import time
 import uuid
 from urllib.parse import unquote, urlsplit
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template,
-                   request, url_for)
-from flask_babel import get_locale, gettext
+from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
+                   url_for)
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 from cookiegate.accounts.current import current_account_subject
-from cookiegate.banner.forms import consent_form
+from cookiegate.banner.forms import consent_form, read_consent_post
 from cookiegate.banner.services import (CONSENT_COOKIE, ConsentState, choices_for_action,
                                         consent_cookie_value, initial_choices, optional_categories,
                                         read_consent_cookie)
 from cookiegate.canonical import loads
+from cookiegate.errors import BadRequest
 from cookiegate import ratelimit
-from cookiegate.extensions import client_address, db, limiter
+from cookiegate.extensions import client_address, csrf, db, limiter
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.receipts import issue_receipt
@@ -30,6 +32,11 @@ bp = Blueprint("banner", __name__, url_prefix="/s/<site_slug>")
 # per-request hook would find no limit for them and still cost a twentieth of a hosted POST.
 for endpoint in ("banner.save_consent", "banner.receive_decision"):
     limiter.counts_itself(endpoint)
+# Set beside the consent cookie by a saved choice, holding its event id: the page the visitor
+# comes back to says "saved" once, then clears it. A flashed message would cost the POST a
+# session written again, a sixth of its time; this says the same and can only ever confirm
+# the choice the signed consent cookie holds.
+SAVED_COOKIE = "cg_saved"
 
 
 @bp.url_value_preprocessor
@@ -56,13 +63,27 @@ def page_context():
     form = consent_form(optional, next=request.path, data=initial_choices_data(optional, gpc))
     return {"site": g.site, "notice": g.notice, "content": g.content, "lang": lang,
             "texts": g.content["texts"][lang], "labels": g.content["labels"][lang],
-            "consent": g.consent, "gpc": gpc, "banner_form": form,
+            "consent": g.consent, "gpc": gpc, "banner_form": form, "choice_saved": _choice_just_saved(),
             "show_banner": not _consent_current() and request.endpoint != "banner.preferences"}
 
 
 def initial_choices_data(optional: list[str], gpc: bool) -> dict[str, bool]:
     choices = initial_choices(optional=optional, state=g.consent, gpc=gpc)
     return {f"category_{key}": value for key, value in choices.items()}
+
+
+def _choice_just_saved() -> bool:
+    saved = request.cookies.get(SAVED_COOKIE)
+    return bool(saved) and g.consent is not None and saved == g.consent.event_id
+
+
+@bp.after_request
+def clear_saved_note(response: Response) -> Response:
+    """The "saved" note is shown once: the page that showed it clears its cookie."""
+    if SAVED_COOKIE in request.cookies and request.method == "GET" and response.status_code == 200:
+        response.delete_cookie(SAVED_COOKIE, path=centre_home(), httponly=True, samesite="Lax",
+                               secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
 
 
 def _consent_current() -> bool:
@@ -122,40 +143,43 @@ def preferences():
 def save_consent():
     ratelimit.hit(current_app.config["CONSENT_RATE_LIMIT"], "consent", client_address())
     optional = optional_categories(g.content)
-    # CSRFProtect has checked the token already (g.csrf_valid): the form's own CSRF field would
-    # only sign a fresh token for a page this POST never renders.
-    form = consent_form(optional, meta={"csrf": False}) if g.get("csrf_valid") else consent_form(optional)
-    action = form.action() if form.validate_on_submit() else None
-    if action is None:
-        abort(400)
-    if action == "choose":
-        return redirect(url_for(".preferences", next=safe_return_path(form.next.data), **{"from": "banner"}), 303)
-    choices = choices_for_action(action=action, optional=optional, selected=form.selected())
+    if not g.get("csrf_valid") and current_app.config["WTF_CSRF_ENABLED"]:
+        csrf.protect()  # where CSRFProtect does not check every POST by itself
+    form = read_consent_post(request.form, optional)
+    if form is None:
+        raise BadRequest(_l("The form did not say which of its buttons was pressed. Go back, reload the page "
+                            "and press one of them."))
+    if form.action == "choose":
+        return redirect(url_for(".preferences", next=safe_return_path(form.next), **{"from": "banner"}), 303)
+    choices = choices_for_action(action=form.action, optional=optional, selected=form.selected)
     gpc = request.headers.get("Sec-GPC") == "1"
     new_subject = g.consent is None
     consent_id = str(uuid.uuid4()) if new_subject else g.consent.consent_id
-    return_path = safe_return_path(form.next.data)
+    return_path = safe_return_path(form.next)
     event = record_consent(
         site=g.site, notice=g.notice, consent_id=consent_id, choices=choices, language=str(get_locale()),
-        interaction=Interaction(channel=form.channel.data, action=action, layer=int(form.layer.data)),
+        interaction=Interaction(channel=form.channel, action=form.action, layer=form.layer),
         context=Context(origin=request.host_url.rstrip("/"), path=return_path,
                         ip=request.remote_addr, user_agent=request.user_agent.string),
         gpc=gpc, new_subject=new_subject, account_id=current_account_subject())
     state = ConsentState(consent_id=consent_id, notice_version=g.notice.version, choices=choices,
                          event_id=event.event_id, decided_at=int(time.time()), gpc=gpc)
-    flash(gettext("Your choice has been saved."))
     response = redirect(return_path, 303)
-    set_consent_cookie(response, state)
+    set_consent_cookie(response, state, saved=True)
     return response
 
 
-def set_consent_cookie(response: Response, state: ConsentState) -> None:
+def set_consent_cookie(response: Response, state: ConsentState, saved: bool = False) -> None:
     """Keep the visitor's choice in the privacy centre's signed cookie (the account page's
-    withdrawal updates it too)."""
+    withdrawal updates it too); `saved` has the next page confirm it."""
     config, site = current_app.config, g.site
+    secure = config["SESSION_COOKIE_SECURE"]
     response.set_cookie(CONSENT_COOKIE, consent_cookie_value(secret=config["SECRET_KEY"], site=site, state=state),
                         max_age=site.consent_lifetime_days * 86400, path=centre_home(), httponly=True,
-                        samesite="Lax", secure=config["SESSION_COOKIE_SECURE"])
+                        samesite="Lax", secure=secure)
+    if saved:
+        response.set_cookie(SAVED_COOKIE, state.event_id, max_age=600, path=centre_home(), httponly=True,
+                            samesite="Lax", secure=secure)
 
 
 @bp.get("/receipt")

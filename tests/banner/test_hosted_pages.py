@@ -172,6 +172,54 @@ def test_post_without_an_action_is_refused(visitor, site):
     assert site_events(site) == []
 
 
+@pytest.mark.parametrize("fields", [
+    {"accept_all": "1", "reject_all": "1"},  # two buttons: no browser sends that
+    {"accept_all": "1", "layer": "3"},
+    {"accept_all": "1", "channel": "api"},
+    {"accept_all": "false"},  # a button sent with a false value is not pressed
+    {"press": "1"},
+])
+def test_post_not_as_the_page_sends_it_is_refused_with_a_reason(visitor, site, fields):
+    token = csrf_token(html_of(visitor.get(url(site) + "?lang=en")))
+    response = visitor.post(url(site, "consent") + "?lang=en", data={"csrf_token": token, **fields})
+    assert response.status_code == 400
+    assert "did not say which of its buttons was pressed" in html_of(response)
+    assert CONSENT_COOKIE not in response.headers.get("Set-Cookie", "")
+    assert site_events(site) == []
+
+
+def test_the_hidden_layer_and_channel_have_their_defaults(visitor, site):
+    token = csrf_token(html_of(visitor.get(url(site))))
+    response = visitor.post(url(site, "consent"), data={"csrf_token": token, "reject_all": "y"})
+    assert response.status_code == 303
+    [recorded] = site_events(site)
+    assert recorded.leaf["interaction"] == {"channel": "banner", "layer": 1, "action": "reject_all"}
+
+
+SAVED_NOTE = re.compile(r'<p class="cg-flash" role="status">[^<]+</p>')
+
+
+def test_the_page_after_a_choice_says_once_that_it_was_saved(visitor, site):
+    response = decide(visitor, site, "reject_all", next=url(site, "cookies"), query="?lang=en")
+    assert response.status_code == 303 and location_path(response) == url(site, "cookies")
+    shown = html_of(visitor.get(url(site, "cookies")))
+    assert SAVED_NOTE.findall(shown) == ['<p class="cg-flash" role="status">Your choice has been saved.</p>']
+    assert not SAVED_NOTE.search(html_of(visitor.get(url(site, "cookies"))))  # once
+
+
+def test_the_saved_note_only_confirms_the_choice_the_consent_cookie_holds(visitor, site):
+    decide(visitor, site, "accept_all")
+    html_of(visitor.get(url(site)))  # the note shown and cleared
+    [recorded] = site_events(site)
+    visitor.set_cookie("cg_saved", "00000000-0000-7000-8000-000000000000", path=url(site))
+    assert not SAVED_NOTE.search(html_of(visitor.get(url(site))))  # another event's id
+    visitor.set_cookie("cg_saved", recorded.event.event_id, path=url(site))
+    assert SAVED_NOTE.search(html_of(visitor.get(url(site))))  # the visitor's own, current choice
+    visitor.delete_cookie(CONSENT_COOKIE, path=url(site))
+    visitor.set_cookie("cg_saved", recorded.event.event_id, path=url(site))
+    assert not SAVED_NOTE.search(html_of(visitor.get(url(site))))  # no choice held: nothing to confirm
+
+
 OFF_SITE = ["https://evil.example/", "//evil.example", "/s/other-site/", "/\\evil.example",
             "{home}../other-site/", "{home}%2e%2e/other-site/", "{home}\r\nX-Injected: 1"]
 
