@@ -61,16 +61,17 @@ class ConsentPost:
 def read_consent_post(formdata: MultiDict, optional: list[str]) -> ConsentPost | None:
     """The posted consent form, or None when it names no button, two buttons or an unknown
     layer or channel (the CSRF token is checked before, by CSRFProtect)."""
-    pressed = [name for name in BUTTONS if _ticked(formdata, name)]
-    layer = LAYERS.get(formdata.get("layer", "1"))
-    channel = formdata.get("channel", "banner")
+    values = formdata.to_dict()  # each name's first value, as WTForms reads them
+    pressed = [name for name in BUTTONS if _ticked(values, name)]
+    layer = LAYERS.get(values.get("layer", "1"))
+    channel = values.get("channel", "banner")
     if len(pressed) != 1 or layer is None or channel not in CHANNELS:
         return None
     return ConsentPost(action=pressed[0], layer=layer, channel=channel,
-                       selected={key: _ticked(formdata, f"category_{key}") for key in optional},
-                       next=formdata.get("next") or None)
+                       selected={key: _ticked(values, f"category_{key}") for key in optional},
+                       next=values.get("next") or None)
 
 
-def _ticked(formdata: MultiDict, name: str) -> bool:
-    value = formdata.get(name)
+def _ticked(values: dict[str, str], name: str) -> bool:
+    value = values.get(name)
     return value is not None and value not in FALSE_VALUES
