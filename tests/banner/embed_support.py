@@ -22,8 +22,12 @@ from tests.factories import make_site
 
 GPC_SCRIPT = "Object.defineProperty(Navigator.prototype,'globalPrivacyControl',{get:()=>true})"
 # Sums every layout shift from the very first paint (buffered), before any page script runs.
-CLS_SCRIPT = """window.__cls = 0; new PerformanceObserver(function (list) {
-  list.getEntries().forEach(function (e) { if (!e.hadRecentInput) window.__cls += e.value; });
+CLS_SCRIPT = """window.__cls = 0; window.__shifts = []; new PerformanceObserver(function (list) {
+  list.getEntries().forEach(function (e) { if (!e.hadRecentInput) { window.__cls += e.value;
+    window.__shifts.push({value: e.value, at: e.startTime, sources: (e.sources || []).map(function (s) {
+      var n = s.node; return {node: n ? (n.nodeName + (n.id ? '#' + n.id : '') + (n.className ? '.' + n.className : '')) : null,
+        from: [s.previousRect.x, s.previousRect.y, s.previousRect.width, s.previousRect.height],
+        to: [s.currentRect.x, s.currentRect.y, s.currentRect.width, s.currentRect.height]}; })}); } });
 }).observe({type: 'layout-shift', buffered: true});"""
 # `r` is the banner's shadow root in every probe below.
 ROOT = "const host = document.querySelector('cookiegate-banner'); const r = host && host.shadowRoot;"

@@ -99,7 +99,7 @@ def test_first_view_blocks_everything_with_equal_buttons_and_no_layout_shift(mak
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     page.wait_for_timeout(200)  # let a late shift (a released tag rewriting the page) be reported
     assert page.evaluate("performance.getEntriesByName('cookiegate:visible').length") == 1
-    assert page.evaluate("window.__cls") == 0
+    assert page.evaluate("window.__cls") == 0, page.evaluate("window.__shifts")
 
 
 # --- 2, 3: the first layer ------------------------------------------------------------------------
