@@ -34,7 +34,7 @@ for endpoint in ("banner.save_consent", "banner.receive_decision"):
     limiter.counts_itself(endpoint)
 # Set beside the consent cookie by a saved choice, holding its event id: the page the visitor
 # comes back to says "saved" once, then clears it. A flashed message would cost the POST a
-# session written again, a sixth of its time; this says the same and can only ever confirm
+# session written again, a tenth of its time; this says the same and can only ever confirm
 # the choice the signed consent cookie holds.
 SAVED_COOKIE = "cg_saved"
 
