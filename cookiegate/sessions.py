@@ -8,8 +8,9 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from werkzeug.wrappers import Response
 
 from cookiegate.signing import TimedSerializer
 from cookiegate.sites.services import SLUG_RE
@@ -23,10 +24,23 @@ def site_scope() -> str | None:
     return None
 
 
+def answer_ignores_session() -> None:
+    """Say that this request's answer never depends on the session cookie (an API call, the
+    banner script, the embedded banner's post): it gets no `Vary: Cookie` and saves nothing."""
+    g.answer_ignores_session = True
+
+
 class SiteSessionInterface(SecureCookieSessionInterface):
     # The same HMAC-SHA1 as Flask's default (a Python function calling hashlib.sha1), but one
     # hmac can hand to OpenSSL instead of computing it in Python.
     digest_method = staticmethod(hashlib.sha1)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        # Flask-Login reads the session after every request, and since Flask 3.1.3 any read marks
+        # it accessed: every answer, API calls and banner.js included, would say Vary: Cookie.
+        if g.get("answer_ignores_session") and not session.modified:
+            return
+        super().save_session(app, session, response)
 
     def get_cookie_path(self, app: Flask) -> str:
         slug = site_scope()

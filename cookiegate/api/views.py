@@ -18,6 +18,7 @@ from cookiegate import ratelimit
 from cookiegate.extensions import client_address, csrf, db, limiter
 from cookiegate.ledger.record import LatestEvent
 from cookiegate.ledger.subjects import UUID_RE
+from cookiegate.sessions import answer_ignores_session
 from cookiegate.sites import cache
 from cookiegate.sites.models import Site
 from cookiegate.sites.services import site_and_notice
@@ -39,6 +40,7 @@ class PayloadTooLarge(CookiegateError):
 def authenticate_request() -> None:
     """Every operation but the documentation needs a valid key; each key (and, for requests
     without a valid one, each address) has its own rate limit."""
+    answer_ignores_session()  # keys authenticate here, never cookies
     request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return

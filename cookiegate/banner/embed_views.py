@@ -14,6 +14,7 @@ from cookiegate import ratelimit
 from cookiegate.extensions import client_address, csrf, db
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.record import Context, Interaction, record_consent
+from cookiegate.sessions import answer_ignores_session
 from cookiegate.sites.models import Notice
 from cookiegate.sites.services import notice_by_hash, notice_document
 
@@ -25,6 +26,7 @@ class OriginNotAllowed(CookiegateError):
 
 @bp.get("/banner.js")
 def banner_script():
+    answer_ignores_session()  # one script for every visitor of the shop
     requested = request.args.get("lang")
     fixed = requested in g.site.languages
     lang = requested if fixed else (request.accept_languages.best_match(g.site.languages) or g.site.default_language)
@@ -58,6 +60,7 @@ def _json_error(error: CookiegateError) -> Response:
 @bp.route("/consent.json", methods=["POST", "OPTIONS"])
 @csrf.exempt  # cross-origin, cookieless: guarded by the declared-origin check instead
 def receive_decision():
+    answer_ignores_session()  # cookieless: the shop's page posts it
     if request.method == "POST":
         ratelimit.hit(current_app.config["CONSENT_RATE_LIMIT"], "consent", client_address())
     origin = request.headers.get("Origin", "")

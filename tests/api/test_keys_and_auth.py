@@ -82,6 +82,19 @@ def test_api_requests_skip_flask_limiters_walk_and_pages_keep_it(app, api_site, 
     assert client.get(f"/s/{api_site.slug}/").status_code == 200 and walks == [f"/s/{api_site.slug}/"]
 
 
+def test_api_answers_do_not_vary_on_cookies_and_pages_that_read_the_session_do(app, api_site):
+    client = app.test_client()
+    token = make_token(api_site, ["consent:read"])
+    for body, headers in (({"subject": {"consent_id": str(uuid.uuid4())}}, {"Authorization": f"Bearer {token}"}),
+                          ({"subject": {}}, {"Authorization": f"Bearer {token}"}), ({}, {})):  # 200, 422, 401
+        answer = client.post("/api/v1/subjects/state", json=body, headers=headers)
+        assert answer.status_code in (200, 401, 422) and "Cookie" not in answer.headers.get("Vary", ""), answer.status
+    script = client.get(f"/s/{api_site.slug}/banner.js")
+    assert script.status_code == 200 and script.headers["Vary"] == "Accept-Language"
+    page = client.get(f"/s/{api_site.slug}/")  # its form's CSRF token lives in the session
+    assert page.status_code == 200 and "Cookie" in page.headers["Vary"]
+
+
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Basic abc", "Bearer cgk_0123456789abcdef_short",
                                     "Bearer cgk_0123456789abcdef_" + "A" * 43])
 def test_malformed_or_unknown_tokens_get_401(api_site, header):
