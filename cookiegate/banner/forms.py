@@ -29,8 +29,6 @@ class ConsentForm(CookiegateForm):
 
     next = HiddenField()
 
-    category_keys: list[str] = []
-
     def category_field(self, key: str) -> BooleanField:
         return self[f"category_{key}"]
 
@@ -43,7 +41,6 @@ def consent_form(optional: list[str], **kwargs) -> ConsentForm:
 @lru_cache(maxsize=64)
 def _form_class(optional: tuple[str, ...]) -> type[ConsentForm]:
     attrs: dict[str, object] = {f"category_{key}": BooleanField(default=False) for key in optional}
-    attrs["category_keys"] = list(optional)
     return type("SiteConsentForm", (ConsentForm,), attrs)
 
 
