@@ -74,13 +74,15 @@ def initial_choices_data(optional: list[str], gpc: bool) -> dict[str, bool]:
 
 def _choice_just_saved() -> bool:
     saved = request.cookies.get(SAVED_COOKIE)
-    return bool(saved) and g.consent is not None and saved == g.consent.event_id
+    g.saved_note_shown = bool(saved) and g.consent is not None and saved == g.consent.event_id
+    return g.saved_note_shown
 
 
 @bp.after_request
 def clear_saved_note(response: Response) -> Response:
-    """The "saved" note is shown once: the page that showed it clears its cookie."""
-    if SAVED_COOKIE in request.cookies and request.method == "GET" and response.status_code == 200:
+    """The "saved" note is shown once: the page that showed it clears its cookie (and nothing
+    else does: banner.js, fetched between, leaves it for the page)."""
+    if g.get("saved_note_shown"):
         response.delete_cookie(SAVED_COOKIE, path=centre_home(), httponly=True, samesite="Lax",
                                secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
@@ -177,13 +179,13 @@ def save_consent():
 def set_consent_cookie(response: Response, state: ConsentState, saved: bool = False) -> None:
     """Keep the visitor's choice in the privacy centre's signed cookie (the account page's
     withdrawal updates it too); `saved` has the next page confirm it."""
-    config, site = current_app.config, g.site
+    config, site, path = current_app.config, g.site, centre_home()
     secure = config["SESSION_COOKIE_SECURE"]
     response.set_cookie(CONSENT_COOKIE, consent_cookie_value(secret=config["SECRET_KEY"], site=site, state=state),
-                        max_age=site.consent_lifetime_days * 86400, path=centre_home(), httponly=True,
+                        max_age=site.consent_lifetime_days * 86400, path=path, httponly=True,
                         samesite="Lax", secure=secure)
     if saved:
-        response.set_cookie(SAVED_COOKIE, state.event_id, max_age=600, path=centre_home(), httponly=True,
+        response.set_cookie(SAVED_COOKIE, state.event_id, max_age=600, path=path, httponly=True,
                             samesite="Lax", secure=secure)
 
 

@@ -207,6 +207,13 @@ def test_the_page_after_a_choice_says_once_that_it_was_saved(visitor, site):
     assert not SAVED_NOTE.search(html_of(visitor.get(url(site, "cookies"))))  # once
 
 
+def test_only_the_page_that_shows_the_saved_note_clears_it(visitor, site):
+    decide(visitor, site, "accept_all", query="?lang=en")
+    script = visitor.get(url(site, "banner.js"))  # the embedded banner, fetched in between
+    assert script.status_code == 200 and "Set-Cookie" not in script.headers
+    assert SAVED_NOTE.search(html_of(visitor.get(url(site))))
+
+
 def test_the_saved_note_only_confirms_the_choice_the_consent_cookie_holds(visitor, site):
     decide(visitor, site, "accept_all")
     html_of(visitor.get(url(site)))  # the note shown and cleared
