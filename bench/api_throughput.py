@@ -170,7 +170,8 @@ def rate(runs: list[dict[str, Any]]) -> float:
     return sum(r["requests"] for r in runs) / sum(r["seconds"] for r in runs)
 
 
-THROUGHPUT_PHASES = {"state": (STATE, WRK_CONNECTIONS), "bare": ("/bench/bare", WRK_CONNECTIONS)}
+THROUGHPUT_PHASES = {"state": (STATE, WRK_CONNECTIONS), "bare": ("/bench/bare", WRK_CONNECTIONS),
+                     "one_query": ("/bench/one_query", WRK_CONNECTIONS)}
 LATENCY_PHASES = {"state_lat": (STATE, LATENCY_CONNECTIONS), "bare_lat": ("/bench/bare", LATENCY_CONNECTIONS)}
 LATENCY_SECONDS, LATENCY_PAIRS = 2, 4  # short latency phases, LATENCY_PAIRS per round: adjacent pairs
 
@@ -197,11 +198,14 @@ def measure_state(ledgers: dict[str, "Ledger"], seconds: int,
     runs.update(phases(plan(LATENCY_PHASES), LATENCY_SECONDS, rounds * LATENCY_PAIRS))
     out = {}
     for label, ledger in ledgers.items():
-        state, bare = runs[f"{label}:state"], runs[f"{label}:bare"]
+        state, bare, one_query = (runs[f"{label}:{kind}"] for kind in ("state", "bare", "one_query"))
         figures = {"subjects": len(ledger.sample), "state_per_s": rate(state), "bare_per_s": rate(bare),
+                   "one_query_per_s": rate(one_query),
                    "round_ratios": [round((s["requests"] / s["seconds"]) / (b["requests"] / b["seconds"]), 3)
                                     for s, b in zip(state, bare)]}
         figures["ratio"] = figures["state_per_s"] / figures["bare_per_s"]
+        # No look-up that asks the database can beat one trivial round trip to it: the ceiling.
+        figures["one_query_ratio"] = figures["one_query_per_s"] / figures["bare_per_s"]
         for kind in ("state_lat", "bare_lat", "state"):
             figures[f"{kind}_p50_ms"] = statistics.median(r["p50_ms"] for r in runs[f"{label}:{kind}"])
             figures[f"{kind}_p99_ms"] = statistics.median(r["p99_ms"] for r in runs[f"{label}:{kind}"])
@@ -524,6 +528,10 @@ def print_table(r: dict[str, Any]) -> None:
                   f"{s['ratio']:.2f} (rounds {min(s['round_ratios']):.2f}-{max(s['round_ratios']):.2f}); -c2 p50/p99 "
                   f"state {s['state_lat_p50_ms']:.2f}/{s['state_lat_p99_ms']:.2f} ms, bare "
                   f"{s['bare_lat_p50_ms']:.2f}/{s['bare_lat_p99_ms']:.2f} ms")
+    if big:
+        print(f"    ceiling: bare + one SELECT 1 on the hot connection {big['one_query_per_s']:5.0f}/s = "
+              f"{big['one_query_ratio']:.2f} of bare (information, no target: no look-up that asks the database "
+              f"can do better; state / it = {big['state_per_s'] / big['one_query_per_s']:.2f})")
     verdict(1, "state_vs_bare", f"subject state / bare JSON at {n} events")
     latency = r.get("latency")
     if latency:

@@ -8,7 +8,9 @@ settings as /s/<slug>/consent, so the two differ only by what the service does.
 
 POST /bench/bare (api_throughput.py) is the floor of a JSON API call in this app and server: it
 parses the JSON body as the API does and answers a small constant JSON object, touching no
-database, no key and no rate limit.
+database, no key and no rate limit. POST /bench/one_query does the same plus one `SELECT 1` on the
+hot path's connection (cookiegate/hotpath.py): the ceiling of any answer that asks the database
+once, shown beside the subject-state figure.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, inser
 
 from cookiegate import create_app
 from cookiegate.extensions import csrf, db
+from cookiegate.hotpath import fetch_one
 
 PAYLOAD_ENV = "CGBENCH_PAYLOAD_BYTES"
 
@@ -39,6 +42,7 @@ def random_payload(nbytes: int) -> str:
 
 
 _INSERT_PLAIN = insert(bench_plain)  # prebuilt, as the service's statements are
+_SELECT_ONE = ("SELECT 1", "SELECT 1")  # (PostgreSQL's form, SQLite's), as hotpath.fetch_one takes them
 
 
 def insert_plain(payload: str) -> None:
@@ -63,8 +67,14 @@ def create_bench_app() -> Flask:
         json.loads(request.get_data() or b"null")
         return {"ok": True, "bench": "bare"}
 
+    def bench_one_query():
+        json.loads(request.get_data() or b"null")
+        fetch_one(_SELECT_ONE, {})
+        return {"ok": True, "bench": "one_query"}
+
     app.add_url_rule("/bench/plain", "bench_plain_insert", bench_plain_insert, methods=["POST"])
     app.add_url_rule("/bench/bare", "bench_bare", bench_bare, methods=["POST"])
-    csrf.exempt(bench_plain_insert)
-    csrf.exempt(bench_bare)
+    app.add_url_rule("/bench/one_query", "bench_one_query", bench_one_query, methods=["POST"])
+    for view in (bench_plain_insert, bench_bare, bench_one_query):
+        csrf.exempt(view)
     return app

@@ -1,22 +1,26 @@
-"""SQLite pragmas: WAL (readers never block the writer) copied back in large batches, NORMAL
-sync, foreign keys on, reads through a memory map. And the writers' turn (`writer_turn`)."""
+"""SQLite pragmas: WAL (readers never block the writer), NORMAL sync, foreign keys on, reads
+through a memory map. The WAL is copied back into the database file by a background thread per
+process (`wal_keeper`), never by a committing writer. And the writers' turn (`writer_turn`)."""
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
+import time
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 MMAP_BYTES = 4 << 30
-# Pages the WAL may hold before a commit copies them back into the database file (SQLite's
-# default is 1,000). A recorded decision dirties pages all over the subject index (consent ids
-# are random), and each copy-back writes every distinct page again and syncs: at 1,000 pages a
-# write of an event costs about twice what it does at 10,000, where pages written many times
-# between two copy-backs are copied once. The WAL file grows to some 40 MiB.
-WAL_AUTOCHECKPOINT_PAGES = 10_000
+# A commit that finds the WAL this long (pages) copies it back into the database file itself
+# (SQLite's default is 1,000). The keeper below does that every second, so this is only the
+# backstop for a process whose keeper cannot keep up (a reader holding an old snapshot, say):
+# each copy-back writes every distinct page again and syncs, some 100 ms for 10,000 pages.
+WAL_AUTOCHECKPOINT_PAGES = 50_000
+WAL_KEEPER_SECONDS = 1.0
+log = logging.getLogger(__name__)
 
 
 @event.listens_for(Engine, "connect")
@@ -32,7 +36,71 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         # size at its build's maximum (2 GiB on Debian); the map costs address space, not memory.
         cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        path = cursor.execute("PRAGMA database_list").fetchone()[2]
         cursor.close()
+        if path:  # a file: an in-memory database has no WAL
+            wal_keeper.keep(path)
+
+
+class WalKeeper:
+    """Copies each database's WAL back into the database file once a second, on a thread of
+    its own, in every process that opens the database.
+
+    SQLite does that copy-back (a checkpoint) by default inside the commit that filled the WAL
+    past its limit: that request then waits for some 100 ms of page copies and two fsyncs,
+    and holds the writers' turn all the while, so every other writer waits too. Here the
+    commits only append to the WAL. A PASSIVE checkpoint never blocks readers or writers; two
+    processes' keepers that meet simply take turns (SQLite lets one checkpoint at a time). The
+    thread sleeps while nothing is committed (`PRAGMA data_version`) and ends when its database
+    file is gone or replaced."""
+
+    def __init__(self, interval: float = WAL_KEEPER_SECONDS) -> None:
+        self.interval = interval
+        self._kept: dict[tuple[int, str], threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, path: str) -> None:
+        """Make sure this process has a keeper for the database file at `path`."""
+        key = (os.getpid(), os.path.realpath(path))
+        with self._lock:  # a forked child finds its parent's entries, but not their threads: pid in the key
+            thread = self._kept.get(key)
+            if thread is not None and thread.is_alive():
+                return
+            thread = threading.Thread(target=self._run, args=(key[1],), daemon=True,
+                                      name=f"sqlite-wal-keeper {os.path.basename(path)}")
+            self._kept[key] = thread
+            thread.start()
+
+    def _run(self, path: str) -> None:
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+            inode = os.stat(path).st_ino
+        except (sqlite3.Error, OSError):
+            return
+        try:
+            connection.execute("PRAGMA synchronous=NORMAL")  # sync the WAL before, the file after
+            seen = None
+            while True:
+                time.sleep(self.interval)
+                try:
+                    if os.stat(path).st_ino != inode:
+                        return
+                except FileNotFoundError:
+                    return
+                version = connection.execute("PRAGMA data_version").fetchone()[0]
+                if version == seen:
+                    continue
+                seen = version
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.OperationalError as error:  # another process's keeper is at it
+                    log.debug("WAL checkpoint of %s skipped: %s", path, error)
+                    seen = None
+        finally:
+            connection.close()
+
+
+wal_keeper = WalKeeper()
 
 
 class WriterTurn:

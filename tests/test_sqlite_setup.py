@@ -1,5 +1,6 @@
-"""Every SQLite connection of the app gets the pragmas of cookiegate/sqlite_setup.py, and its
-writers queue for their turn."""
+"""Every SQLite connection of the app gets the pragmas of cookiegate/sqlite_setup.py, its WAL is
+copied back by a keeper thread rather than by a committing writer, and its writers queue for
+their turn."""
 from __future__ import annotations
 
 import gc
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from cookiegate.extensions import db
 from cookiegate.ledger.models import ConsentEvent
-from cookiegate.sqlite_setup import MMAP_BYTES, WAL_AUTOCHECKPOINT_PAGES, writer_turn
+from cookiegate.sqlite_setup import MMAP_BYTES, WAL_AUTOCHECKPOINT_PAGES, WAL_KEEPER_SECONDS, writer_turn
 from cookiegate.ledger.record import Context, Interaction, record_consent
 from cookiegate.sites.models import Site
 from cookiegate.sites.services import current_notice
@@ -39,6 +40,71 @@ def test_a_pooled_sqlite_connection_has_the_pragmas(app):
             assert 0 < pragma("mmap_size") <= MMAP_BYTES  # capped at the build's maximum
         finally:
             connection.close()
+
+
+# --- the WAL keeper --------------------------------------------------------------------------
+
+def _keepers(path) -> list[threading.Thread]:
+    name = f"sqlite-wal-keeper {os.path.basename(path)}"
+    return [thread for thread in threading.enumerate() if thread.name == name and thread.is_alive()]
+
+
+def _rows_in_the_database_file(path, table: str) -> int:
+    """Rows of `table` in the database file itself, not counting what is still only in the WAL."""
+    import sqlite3
+
+    reader = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return reader.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:  # not even the table is there yet
+        return -1
+    finally:
+        reader.close()
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_commits_only_append_to_the_wal_and_the_keeper_copies_it_back(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    path = tmp_path / "kept.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE note (body TEXT)"))
+        assert len(_keepers(path)) == 1, "the first connection starts the process's keeper"
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_AUTOCHECKPOINT_PAGES
+            for i in range(200):  # far below the backstop: no commit copies anything back itself
+                connection.execute(text("INSERT INTO note VALUES (:body)"), {"body": "x" * 2000})
+                connection.commit()
+        assert _wait_for(lambda: _rows_in_the_database_file(path, "note") == 200, 5 * WAL_KEEPER_SECONDS), \
+            "the keeper never copied the WAL back into the database file"
+        engine.dispose()
+        assert len(_keepers(path)) == 1, "one keeper per process and file, however many connections"
+    finally:
+        engine.dispose()
+
+
+def test_the_keeper_ends_when_its_database_file_is_gone(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    path = tmp_path / "gone.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE note (body TEXT)"))
+    engine.dispose()
+    assert _keepers(path)
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    assert _wait_for(lambda: not _keepers(path), 5 * WAL_KEEPER_SECONDS)
 
 
 # --- the writers' turn -------------------------------------------------------------------------
