@@ -37,9 +37,38 @@ def test_a_pooled_sqlite_connection_has_the_pragmas(app):
             assert pragma("foreign_keys") == 1
             assert pragma("busy_timeout") == 30000
             assert pragma("wal_autocheckpoint") == WAL_AUTOCHECKPOINT_PAGES
-            assert 0 < pragma("mmap_size") <= MMAP_BYTES  # capped at the build's maximum
+            assert pragma("mmap_size") == 0  # mapped only for batch reads
         finally:
             connection.close()
+
+
+@sqlite_only
+def test_batch_reads_have_mapped_connections_of_their_own(app):
+    from cookiegate.sqlite_setup import bulk_reads
+
+    with app.app_context():
+        session_connection = db.session.connection()
+        with bulk_reads(session_connection) as connection:
+            assert connection is not session_connection
+            assert 0 < connection.exec_driver_sql("PRAGMA mmap_size").scalar() <= MMAP_BYTES  # the build's cap
+            assert connection.exec_driver_sql("SELECT count(*) FROM site").scalar() >= 0
+        assert session_connection.exec_driver_sql("PRAGMA mmap_size").scalar() == 0
+        db.session.rollback()
+
+
+def test_batch_reads_on_postgresql_use_the_callers_connection():
+    from sqlalchemy import create_engine
+
+    from cookiegate.sqlite_setup import bulk_reads
+    from tests.conftest import PG_ADMIN_URL, require_postgres
+
+    require_postgres()
+    engine = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as connection, bulk_reads(connection) as used:
+            assert used is connection
+    finally:
+        engine.dispose()
 
 
 # --- the WAL keeper --------------------------------------------------------------------------

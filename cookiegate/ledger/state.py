@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 
 from cookiegate.canonical import loads_stored
 from cookiegate.errors import ValidationError
@@ -26,6 +26,7 @@ from cookiegate.ledger.record import LATEST_EVENT_SQL, LatestEvent
 from cookiegate.ledger.subjects import Subject
 from cookiegate.sites.models import Notice
 from cookiegate.sites.services import notice_document
+from cookiegate.sqlite_setup import bulk_reads
 from cookiegate.timeutil import iso, utcnow
 
 MAX_CHECK_SUBJECTS = 100_000
@@ -133,9 +134,10 @@ def check_subjects(*, site_id: int, notice: Notice, category: Any, subjects: lis
     keys: dict[str, set[str]] = {"consent": set(), "account": set(), "email": set()}
     for kind, key in subjects:  # one pass over 100,000
         keys[kind].add(key)
-    links = _links(site_id, keys)
-    consent_ids = keys["consent"].union(*links.values())
-    rows = _latest_decisions(site_id, sorted(consent_ids), category)
+    with bulk_reads(db.session.connection()) as connection:
+        links = _links(connection, site_id, keys)
+        consent_ids = keys["consent"].union(*links.values())
+        rows = _latest_decisions(connection, site_id, sorted(consent_ids), category)
     moment, unknown = iso(now or utcnow()), CheckResult(False, None, None)
     # One answer per consent id, then one dictionary look-up per subject: 100,000 of them.
     answers = {row[0]: unknown if row[3] is None else CheckResult(row[3] == 1 and row[4] > moment, row[2], row[4])
@@ -154,19 +156,19 @@ def check_subjects(*, site_id: int, notice: Notice, category: Any, subjects: lis
     return results
 
 
-def _links(site_id: int, keys: dict[str, set[str]]) -> dict[tuple[str, str], list[str]]:
+def _links(connection: Connection, site_id: int, keys: dict[str, set[str]]) -> dict[tuple[str, str], list[str]]:
     """(kind, key) -> linked consent ids, for the account and e-mail keys in `keys` (by kind)."""
     links: dict[tuple[str, str], list[str]] = {}
     for kind in ("account", "email"):
         wanted = sorted(keys[kind])
         for start in range(0, len(wanted), CHUNK):
-            rows = _fetch(_LINKS_SQL, {"site_id": site_id, "kind": kind, "keys": _bound(wanted[start:start + CHUNK])})
+            rows = _fetch(connection, _LINKS_SQL, {"site_id": site_id, "kind": kind, "keys": _bound(wanted[start:start + CHUNK])})
             for key, consent_id in rows:
                 links.setdefault((kind, key), []).append(consent_id)
     return links
 
 
-def _latest_decisions(site_id: int, consent_ids: list[str], category: str) -> list[tuple]:
+def _latest_decisions(connection: Connection, site_id: int, consent_ids: list[str], category: str) -> list[tuple]:
     """(consent id, event pk, event id, granted, expires) of the latest event of each consent id
     that has one; granted is 1 or 0 when the category was decided by consent, else None.
 
@@ -183,7 +185,7 @@ def _latest_decisions(site_id: int, consent_ids: list[str], category: str) -> li
                "decision": f'"{category}":{{"basis":"', "yes": 'consent","granted":true',
                "no": 'consent","granted":false'} for start in range(0, len(consent_ids), size or 1)]
     if len(params) <= 1 or db.engine.dialect.name != "postgresql":
-        chunks = [_fetch(_LATEST_SQL, chunk) for chunk in params]
+        chunks = [_fetch(connection, _LATEST_SQL, chunk) for chunk in params]
     else:
         engine = db.engine
         with ThreadPoolExecutor(PARALLEL) as pool:
@@ -197,10 +199,9 @@ def _bound(values: list[str]) -> str:
     return json.dumps(values)
 
 
-def _fetch(statements: tuple[str, str], params: dict[str, Any]) -> list[tuple]:
-    """Driver-level SQL (PostgreSQL's form, SQLite's form) on the session's connection, as plain
-    tuples: up to 100,000 rows, where building SQLAlchemy rows would cost as much as the query."""
-    connection = db.session.connection()
+def _fetch(connection: Connection, statements: tuple[str, str], params: dict[str, Any]) -> list[tuple]:
+    """Driver-level SQL (PostgreSQL's form, SQLite's form) on the connection, as plain tuples: up
+    to 100,000 rows, where building SQLAlchemy rows would cost as much as the query."""
     cursor = connection.connection.cursor()
     try:
         cursor.execute(statements[0] if connection.dialect.name == "postgresql" else statements[1], params)

@@ -30,11 +30,11 @@ from cookiegate.newsletter.lists import LIST_KEY_RE, list_by_key
 from cookiegate.newsletter.models import Subscriber, Suppression
 from cookiegate.newsletter.services import list_unsubscribe_headers, may_mail, subscribe, unsubscribe_url
 from cookiegate.sites.models import Site
+from cookiegate.sqlite_setup import bulk_reads
 
 MAX_CHECK_EMAILS = 100_000
 MAX_REPORTED = 20  # bad entries named in one error
 MAX_EMAIL = 254
-SQLITE_MMAP_BYTES = 1 << 30
 SHOP_SOURCES = ("shop_form", "checkout", "shop_account", "import")
 # What the API documents as an address (the OpenAPI pattern, character for character): no
 # control characters, surrogates, spaces or second @; surrounding space is ignored.
@@ -93,19 +93,11 @@ def check_addresses(*, site: Site, list_key: Any, emails: Any) -> list[bool]:
     if fields:
         raise ValidationError(_l("The check request is malformed."), fields=fields)
     list_by_key(site, list_key)  # NotFound before any hashing
-    _map_sqlite_file()
     keys = email_hmacs(emails)
-    allowed = may_mail(site=site, list_key=list_key, email_hmacs=keys)
+    # Up to 300,000 random rows: mapped, the batch takes about 40 % less time on SQLite.
+    with bulk_reads(db.session.connection()) as connection:
+        allowed = may_mail(site=site, list_key=list_key, email_hmacs=keys, connection=connection)
     return [allowed[key] for key in keys]
-
-
-def _map_sqlite_file() -> None:
-    """On SQLite, read the database file through mmap on this (pooled) connection: a batch
-    probes up to 300,000 random rows, and through the small default page cache each is a read
-    system call; mapped, the batch takes about 40 % less time. No effect on PostgreSQL."""
-    connection = db.session.connection()
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
 
 
 def subscribe_from_shop(*, site: Site, email: Any, list_key: Any, language: Any, source: Any,
