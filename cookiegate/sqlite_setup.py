@@ -96,11 +96,16 @@ class WalKeeper:
         self.interval = interval
         self._kept: dict[tuple[int, str], threading.Thread] = {}
         self._lock = threading.Lock()
+        # A child forked while another thread held the lock would wait for it forever.
+        os.register_at_fork(after_in_child=self._forget_the_parents_lock)
+
+    def _forget_the_parents_lock(self) -> None:
+        self._lock = threading.Lock()
 
     def keep(self, path: str) -> None:
         """Make sure this process has a keeper for the database file at `path`."""
-        key = (os.getpid(), os.path.realpath(path))
-        with self._lock:  # a forked child finds its parent's entries, but not their threads: pid in the key
+        key = (os.getpid(), os.path.realpath(path))  # a forked child has its parent's entries, not their threads
+        with self._lock:
             thread = self._kept.get(key)
             if thread is not None and thread.is_alive():
                 return
@@ -111,7 +116,7 @@ class WalKeeper:
 
     def _run(self, path: str) -> None:
         try:
-            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+            connection = sqlite3.connect(path, isolation_level=None)
             inode = os.stat(path).st_ino
         except (sqlite3.Error, OSError):
             return

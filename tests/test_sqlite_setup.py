@@ -122,6 +122,32 @@ def test_commits_only_append_to_the_wal_and_the_keeper_copies_it_back(tmp_path):
         engine.dispose()
 
 
+def test_a_forked_child_gets_a_keeper_of_its_own(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    path = tmp_path / "forked.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE note (body TEXT)"))
+    engine.dispose()  # a server forks its workers before they connect
+    assert len(_keepers(path)) == 1
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the parent's keeper thread does not exist here
+        try:
+            before = len(_keepers(path))
+            with engine.connect() as connection:
+                connection.execute(text("SELECT count(*) FROM note")).scalar()
+            os.write(writing, f"{before} {len(_keepers(path))}".encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    seen = os.read(reading, 64).decode()
+    os.waitpid(child, 0)
+    os.close(reading)
+    assert seen == "0 1"
+
+
 def test_the_keeper_ends_when_its_database_file_is_gone(tmp_path):
     from sqlalchemy import create_engine, text
 
