@@ -14,7 +14,8 @@ bench.bench_app:create_bench_app() (API rate limit lifted), both at once; wrk lo
   1 state / bare      wrk -t2 -c8 POSTs {"subject": {"consent_id": ...}} to
                       /api/v1/subjects/state, cycling through 5,000 random subjects of the
                       ledger (bodies in a Lua table), vs. the same bodies to POST /bench/bare
-                      (parses the JSON, answers a constant object), big ledger.   target >= 0.8
+                      (parses the JSON, answers a constant object), big ledger; beside it
+                      the ceiling, /bench/one_query (bare + one SELECT 1).   target >= 0.8
   2 latency growth    p50 of subject state on the big / on the small ledger, from 2 s wrk
                       phases with one connection per worker (-c2: service time, no queueing),
                       the two ledgers' phases alternating (4 pairs per round): the median of
