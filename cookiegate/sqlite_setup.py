@@ -51,14 +51,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
             wal_keeper.keep(path)
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The path of the engine's SQLite database file, or None for PostgreSQL and for SQLite in
+    memory or behind a URI (where no second connection nor file beside it can be relied on)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 @contextmanager
 def bulk_reads(connection: Connection) -> Iterator[Connection]:
     """A connection for a batch of some 100,000 random look-ups: on a SQLite file, one of a small
     pool of its own that reads the file through a memory map (each page then costs a page fault
     at most, not a read() call, and the map stays while nothing is written in between); else
     `connection` itself, the caller's."""
-    url = connection.engine.url
-    if connection.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+    if sqlite_file(connection.engine) is None:
         yield connection
         return
     with _mapped_engine(connection.engine).connect() as mapped:
@@ -168,9 +176,8 @@ class WriterTurn:
     def take(self, engine: Engine) -> int | None:
         """Wait for the turn on the engine's database file; answers the handle to give back with
         `give_back`, or None where no turn is needed: PostgreSQL, or SQLite in memory."""
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:" \
-                or database.startswith("file:"):
+        database = sqlite_file(engine)
+        if database is None:
             return None
         opened = self._opened.__dict__
         if opened.get("pid") != os.getpid():

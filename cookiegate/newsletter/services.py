@@ -247,7 +247,8 @@ def may_mail(*, site: Site, list_key: Any, email_hmacs: list[str],
     mailing_list = list_by_key(site, list_key)
     # Sorted: SQLite probes its index in order (twice as fast). A key with a comma is no hash.
     keys = sorted({key for key in email_hmacs if "," not in key})
-    connection = connection or db.session.connection()
+    if connection is None:
+        connection = db.session.connection()
     dialect = connection.dialect.name
     # One text parameter: binding 100,000 values as a PostgreSQL array costs more than the query.
     bound = ",".join(keys) if dialect == "postgresql" else json.dumps(keys)
