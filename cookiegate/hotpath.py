@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from cookiegate.extensions import db
-from cookiegate.sqlite_setup import writer_turn
+from cookiegate.sqlite_setup import sqlite_file, writer_turn
 
 
 def init_app(app: Flask) -> None:
@@ -28,7 +28,7 @@ def fetch_one(statements: tuple[str, str], params: dict[str, Any]) -> tuple | No
     """The first row of the statement (PostgreSQL's form, SQLite's form) as a plain tuple. A read
     on a connection the server has dropped runs once more on a new one (connection_check.py)."""
     for attempt in (1, 2):
-        connection, form = _held()
+        connection, form, _turn_file = _held()
         cursor = connection.cursor()
         try:
             cursor.execute(statements[form], params)
@@ -47,7 +47,7 @@ def write_rows(steps: list[tuple[str, tuple]]) -> tuple | None:
     returns the first row the first statement answers (its RETURNING). On an error nothing is
     kept and the driver's error comes out as SQLAlchemy's (an IntegrityError for a duplicate
     key, as through the session)."""
-    connection, form = _held()
+    connection, form, turn_file = _held()
     driver = connection.dbapi_connection
     sql, params = steps[0]
     turn = None
@@ -60,7 +60,7 @@ def write_rows(steps: list[tuple[str, tuple]]) -> tuple | None:
                 for sql, params in steps[1:]:
                     driver.execute(sql, params)
             return first
-        turn = writer_turn.take(db.engine)
+        turn = writer_turn.take_file(turn_file)
         first = driver.execute(sql, params).fetchone()  # SQLite begins the transaction here
         for sql, params in steps[1:]:
             driver.execute(sql, params)
@@ -100,14 +100,22 @@ def as_sqlalchemy_error(error: Exception, sql: str, params: Any, lost: bool = Fa
 
 
 def _held() -> tuple:
-    """This app context's connection and the index of its statement form (0 PostgreSQL, 1 SQLite)."""
+    """This app context's connection, the index of its statement form (0 PostgreSQL, 1 SQLite)
+    and its SQLite file for the writers' turn (None on PostgreSQL and in memory), found once per
+    context: Flask-SQLAlchemy's engine look-up costs more than a SQLite read."""
     held = g.get("hot_connection")
     if held is None:
         engine = db.engine
-        held = g.hot_connection = (engine.raw_connection(), 0 if engine.dialect.name == "postgresql" else 1)
-        if held[1] == 0:
+        postgresql = engine.dialect.name == "postgresql"
+        held = g.hot_connection = (engine.raw_connection(), 0 if postgresql else 1, sqlite_file(engine))
+        if postgresql:
             held[0].dbapi_connection.autocommit = True
     return held
+
+
+def backend() -> str:
+    """The dialect name of the hot path's connection ("postgresql" or "sqlite")."""
+    return "sqlite" if _held()[1] else "postgresql"
 
 
 def fetch_all_apart(engine: Engine, statements: tuple[str, str], params: dict[str, Any]) -> list[tuple]:
@@ -126,7 +134,7 @@ def _give_back(_error: BaseException | None = None) -> None:
     held = g.pop("hot_connection", None)
     if held is None:
         return
-    connection, form = held
+    connection, form, _turn_file = held
     try:
         if form == 0 and connection.dbapi_connection is not None:
             connection.dbapi_connection.autocommit = False  # as the pool hands connections out

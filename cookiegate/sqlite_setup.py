@@ -176,7 +176,10 @@ class WriterTurn:
     def take(self, engine: Engine) -> int | None:
         """Wait for the turn on the engine's database file; answers the handle to give back with
         `give_back`, or None where no turn is needed: PostgreSQL, or SQLite in memory."""
-        database = sqlite_file(engine)
+        return self.take_file(sqlite_file(engine))
+
+    def take_file(self, database: str | None) -> int | None:
+        """`take` for the database file `sqlite_file` named (None: no turn needed)."""
         if database is None:
             return None
         opened = self._opened.__dict__
