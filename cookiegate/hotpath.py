@@ -29,16 +29,12 @@ def fetch_one(statements: tuple[str, str], params: dict[str, Any]) -> tuple | No
     on a connection the server has dropped runs once more on a new one (connection_check.py)."""
     for attempt in (1, 2):
         connection, form, _turn_file = _held()
-        cursor = connection.cursor()
-        try:
-            cursor.execute(statements[form], params)
-            return cursor.fetchone()
+        try:  # the driver connection's own execute: its cursor, made in C, goes with the result
+            return connection.dbapi_connection.execute(statements[form], params).fetchone()
         except Exception as error:
             lost = _drop_if_lost(error, connection)
             if not lost or attempt == 2:
                 raise as_sqlalchemy_error(error, statements[form], params, lost) from error
-        finally:
-            cursor.close()
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
