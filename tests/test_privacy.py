@@ -21,3 +21,14 @@ def test_user_agent_is_reduced_to_browser_and_major_version():
     assert user_agent_family(chrome) == "Chrome 120"
     assert user_agent_family("") is None
     assert user_agent_family("curl/8.5.0") == "curl 8"
+
+
+def test_user_agents_are_parsed_by_the_compiled_resolver():
+    """Every new user agent is parsed on the recording path: without ua-parser-rs, ua-parser
+    falls back to hundreds of Python regular expressions, some 1.5 ms per new browser string."""
+    import ua_parser
+    from ua_parser.regex import Resolver
+
+    resolver = ua_parser.parser.resolver
+    assert isinstance(getattr(resolver, "parser", resolver), Resolver)  # behind ua-parser's own cache
+    assert user_agent_family("Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0") == "Firefox 132"
