@@ -7,14 +7,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from flask import current_app
+from flask_babel import gettext, ngettext
 from itsdangerous import BadSignature
 
+from cookiegate.banner.filters import lifetime
+from cookiegate.i18n import LANGUAGE_COOKIE
 from cookiegate.signing import Serializer
 from cookiegate.sites.models import Notice, Site
 
 # The privacy centre's own cookie (on cookiegate's origin, path /s/<site>/). The embedded
 # banner keeps the shop-origin cookie cg_consent (embed.EMBED_COOKIE); one host may serve both.
 CONSENT_COOKIE = "cg_centre"
+# Set beside the consent cookie by a saved choice, holding its event id: the page the visitor
+# comes back to says "saved" once, then clears it. A flashed message would cost the POST a
+# session written again, a tenth of its time; this says the same and can only ever confirm
+# the choice the signed consent cookie holds.
+SAVED_COOKIE = "cg_saved"
+SAVED_SECONDS = 600
 ACTIONS = ("accept_all", "reject_all", "save_selection", "withdraw")
 
 
@@ -89,3 +99,25 @@ def initial_choices(*, optional: list[str], state: ConsentState | None, gpc: boo
             if key in current:
                 current[key] = False
     return current
+
+
+def centre_cookies(site: Site) -> list[dict[str, str]]:
+    """The cookies the privacy centre itself sets on its pages for this site (name, purpose,
+    lifetime, in the reader's language), for its cookie page. Each is strictly necessary for a
+    service the visitor asks for; none is read by the shop or anyone else."""
+    config = current_app.config
+    remember = lifetime(int(config["ACCOUNT_REMEMBER_DAYS"]))
+    minutes = SAVED_SECONDS // 60
+    return [
+        {"name": CONSENT_COOKIE, "lifetime": lifetime(site.consent_lifetime_days),
+         "purpose": gettext("Remembers your cookie choice on these pages, so that they do not ask again.")},
+        {"name": config["SESSION_COOKIE_NAME"],
+         "lifetime": gettext("Until you close the browser; %(period)s if you choose to stay logged in",
+                             period=remember),
+         "purpose": gettext("Protects the forms on these pages against misuse from other websites and, "
+                            "when you log in, keeps you logged in.")},
+        {"name": LANGUAGE_COOKIE, "lifetime": lifetime(365),
+         "purpose": gettext("Remembers the language you chose for these pages.")},
+        {"name": SAVED_COOKIE, "lifetime": ngettext("%(num)d minute", "%(num)d minutes", minutes),
+         "purpose": gettext("Confirms once, on the next page, that your choice was saved.")},
+    ]

@@ -12,9 +12,9 @@ from flask_babel import lazy_gettext as _l
 
 from cookiegate.accounts.current import current_account_subject
 from cookiegate.banner.forms import consent_form, read_consent_post
-from cookiegate.banner.services import (CONSENT_COOKIE, ConsentState, choices_for_action,
-                                        consent_cookie_value, initial_choices, optional_categories,
-                                        read_consent_cookie)
+from cookiegate.banner.services import (CONSENT_COOKIE, SAVED_COOKIE, SAVED_SECONDS, ConsentState,
+                                        centre_cookies, choices_for_action, consent_cookie_value,
+                                        initial_choices, optional_categories, read_consent_cookie)
 from cookiegate.canonical import loads
 from cookiegate.errors import BadRequest
 from cookiegate import ratelimit
@@ -32,11 +32,6 @@ bp = Blueprint("banner", __name__, url_prefix="/s/<site_slug>")
 # per-request hook would find no limit for them and still cost a twentieth of a hosted POST.
 for endpoint in ("banner.save_consent", "banner.receive_decision"):
     limiter.counts_itself(endpoint)
-# Set beside the consent cookie by a saved choice, holding its event id: the page the visitor
-# comes back to says "saved" once, then clears it. A flashed message would cost the POST a
-# session written again, a tenth of its time; this says the same and can only ever confirm
-# the choice the signed consent cookie holds.
-SAVED_COOKIE = "cg_saved"
 
 
 @bp.url_value_preprocessor
@@ -137,7 +132,7 @@ def privacy_version(version: int):
 
 @bp.get("/cookies")
 def cookies():
-    return render_template("banner/cookies.html")
+    return render_template("banner/cookies.html", centre_cookies=centre_cookies(g.site))
 
 
 @bp.get("/preferences")
@@ -185,7 +180,7 @@ def set_consent_cookie(response: Response, state: ConsentState, saved: bool = Fa
                         max_age=site.consent_lifetime_days * 86400, path=path, httponly=True,
                         samesite="Lax", secure=secure)
     if saved:
-        response.set_cookie(SAVED_COOKIE, state.event_id, max_age=600, path=path, httponly=True,
+        response.set_cookie(SAVED_COOKIE, state.event_id, max_age=SAVED_SECONDS, path=path, httponly=True,
                             samesite="Lax", secure=secure)
 
 

@@ -497,3 +497,32 @@ def test_an_older_notice_without_the_reader_language_shows_in_its_own_default(vi
     assert snapshot.status_code == 200 and dutch["banner_title"] in snapshot.get_data(as_text=True)
     statement = visitor.get(f"/s/{dutch_only.slug}/privacy/v1?lang=en")
     assert statement.status_code == 200 and dutch["statement"][0]["heading"] in statement.get_data(as_text=True)
+
+
+CENTRE_TABLE = re.compile(r'<h2 id="centre-cookies">.*?</table>', re.S)
+
+
+def test_the_cookie_page_declares_every_cookie_the_privacy_centre_sets(visitor, site):
+    """A visit that sets every cookie of these pages (a language chosen, the form's session, a
+    choice saved and the note that confirms it): each one is declared in the cookie page's own
+    table, with a purpose and a lifetime, in Dutch and in English."""
+    set_by_us = set()
+
+    def note(response):
+        set_by_us.update(header.split("=", 1)[0] for header in response.headers.getlist("Set-Cookie"))
+        return response
+
+    note(visitor.get(url(site, "?lang=nl")))
+    token = csrf_token(html_of(note(visitor.get(url(site, "preferences")))))
+    note(visitor.post(url(site, "consent"), data={"csrf_token": token, "layer": "1", "channel": "banner",
+                                                  "accept_all": "1"}))
+    assert set_by_us == {"cg_lang", "cg_session", "cg_centre", "cg_saved"}
+    days = site.consent_lifetime_days
+    for lang, purpose, lifetime in (("nl", "Onthoudt je cookiekeuze op deze pagina's", f"{days} dagen"),
+                                    ("en", "Remembers your cookie choice on these pages", f"{days} days")):
+        table = CENTRE_TABLE.search(html_of(visitor.get(url(site, f"cookies?lang={lang}")))).group(0)
+        rows = re.findall(r"<tr><td><code>([^<]+)</code></td><td>([^<]+)</td><td>([^<]+)</td></tr>", table)
+        assert {name for name, _, _ in rows} >= set_by_us
+        assert all(text.strip() and period.strip() for _, text, period in rows)
+        centre = next(row for row in rows if row[0] == "cg_centre")
+        assert centre[1].replace("&#39;", "'").startswith(purpose) and centre[2] == lifetime, centre
