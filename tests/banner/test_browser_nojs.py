@@ -35,10 +35,11 @@ def _contexts(browser):
 def new_context(browser, _contexts):
     """A fresh visitor: a browser context without cookies or open pages; JavaScript off by default."""
 
-    def make(*, locale: str = "nl-NL", javascript: bool = False):
-        key = (locale, javascript)
+    def make(*, locale: str = "nl-NL", javascript: bool = False, bypass_csp: bool = False):
+        key = (locale, javascript, bypass_csp)
         if key not in _contexts:
-            _contexts[key] = browser.new_context(java_script_enabled=javascript, locale=locale)
+            _contexts[key] = browser.new_context(java_script_enabled=javascript, locale=locale,
+                                                 bypass_csp=bypass_csp)
             _contexts[key].set_default_timeout(10_000)
         context = _contexts[key]
         for page in context.pages:
@@ -195,3 +196,31 @@ def test_new_notice_brings_the_banner_back(new_context, live_server, site):
     assert second_event.leaf["notice"]["sha256"] == second.sha256
     assert second_event.leaf["type"] == "renewed"
     assert second_event.event.consent_id == first_event.event.consent_id
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_axe_finds_nothing_on_the_privacy_centre_pages(new_context, live_server, site, lang):
+    """axe-core on every hosted page of a site, as a new visitor (the banner over the page) and
+    after a choice (the receipt, the preferences with the choice ticked). JavaScript is on for
+    axe itself, and the pages' CSP is bypassed so that axe can be added; the pages are the same
+    either way."""
+    from tests.newsletter.test_preference_centre_browser import axe_violations
+
+    page = new_context(javascript=True, bypass_csp=True).new_page()
+    base = f"{live_server.url}/s/{site.slug}"
+    checked = {}
+
+    def check(name: str) -> None:
+        assert page.locator("html").get_attribute("lang") == lang
+        checked[name] = axe_violations(page)
+
+    page.goto(f"{base}/?lang={lang}")
+    check("home, banner shown")
+    for path in ("cookies", "privacy", "privacy/v1", f"notice/{current_notice(site).sha256}", "preferences"):
+        page.goto(f"{base}/{path}")
+        check(path)
+    submit(page, "save_selection")  # on the preferences page
+    for path in ("", "receipt", "preferences"):
+        page.goto(f"{base}/{path}")
+        check(f"{path or 'home'} after a choice")
+    assert checked == {name: [] for name in checked}
