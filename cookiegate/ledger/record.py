@@ -36,7 +36,8 @@ class Interaction:
     layer: int | None = None
 
 
-class RecordedEvent(NamedTuple):  # a NamedTuple: built on every recorded decision, at a fifth of a frozen dataclass's cost
+# Built on every recorded decision: a NamedTuple costs a fifth of a frozen dataclass.
+class RecordedEvent(NamedTuple):
     pk: int
     event_id: str
     kind: str

@@ -21,7 +21,7 @@ from cookiegate.ledger.verify import verify_log
 from cookiegate.newsletter.models import Suppression
 from tests.accounts.conftest import PASSWORD, mailed_link, new_address, nl
 from tests.newsletter.conftest import fresh, parsed, text_part
-from tests.newsletter.test_preference_centre_browser import axe_violations
+from tests.axe_support import AxePages
 
 pytestmark = pytest.mark.browser
 
@@ -146,11 +146,7 @@ def test_register_confirm_login_change_correct_export_delete_in_dutch(app, conte
 def test_axe_finds_nothing_on_the_account_pages(context, live_server, smtp, shop, lang):
     email, base = new_address(), f"{live_server.url}/s/{shop.slug}/account"
     page = context.new_page()
-    checked = {}
-
-    def check(name: str) -> None:
-        assert page.locator("html").get_attribute("lang") == lang
-        checked[name] = axe_violations(page)
+    check = (axe := AxePages(page, lang)).check
 
     page.goto(f"{base}/register?lang={lang}")
     check("register")
@@ -180,4 +176,4 @@ def test_axe_finds_nothing_on_the_account_pages(context, live_server, smtp, shop
     check("delete")
     page.goto(f"{base}/reset?lang={lang}")
     check("reset")
-    assert {name: found for name, found in checked.items() if found} == {}
+    axe.assert_clean()

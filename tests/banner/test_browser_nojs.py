@@ -10,6 +10,7 @@ import pytest
 from cookiegate.banner.services import CONSENT_COOKIE
 
 from cookiegate.sites.services import current_notice, publish_notice
+from tests.axe_support import AxePages
 from tests.banner.conftest import OPTIONAL, decisions, site_events
 
 pytestmark = pytest.mark.browser
@@ -204,15 +205,9 @@ def test_axe_finds_nothing_on_the_privacy_centre_pages(new_context, live_server,
     after a choice (the receipt, the preferences with the choice ticked). JavaScript is on for
     axe itself, and the pages' CSP is bypassed so that axe can be added; the pages are the same
     either way."""
-    from tests.newsletter.test_preference_centre_browser import axe_violations
-
     page = new_context(javascript=True, bypass_csp=True).new_page()
     base = f"{live_server.url}/s/{site.slug}"
-    checked = {}
-
-    def check(name: str) -> None:
-        assert page.locator("html").get_attribute("lang") == lang
-        checked[name] = axe_violations(page)
+    check = (axe := AxePages(page, lang)).check
 
     page.goto(f"{base}/?lang={lang}")
     check("home, banner shown")
@@ -223,4 +218,4 @@ def test_axe_finds_nothing_on_the_privacy_centre_pages(new_context, live_server,
     for path in ("", "receipt", "preferences"):
         page.goto(f"{base}/{path}")
         check(f"{path or 'home'} after a choice")
-    assert checked == {name: [] for name in checked}
+    axe.assert_clean()
