@@ -12,6 +12,7 @@ itsdangerous serializer of the same keys, salt and signer settings, and the othe
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from itsdangerous import Signer, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
@@ -22,7 +23,12 @@ COMPRESS_FROM = 1024  # bytes of serialised payload
 
 class _KeptKeys:
     """derive_key depends only on the secret key and the signer's salt, method and digest, all
-    fixed at construction: work it out once per secret key."""
+    fixed at construction: work it out once per secret key. The digest is SHA-1 as itsdangerous'
+    own, but hashlib's constructor itself: with itsdangerous' wrapper function the hmac module
+    computes HMAC in Python (two hash objects and a key translation per signature), with the
+    constructor it hands it to OpenSSL; the signatures are the same bytes."""
+
+    default_digest_method = staticmethod(hashlib.sha1)
 
     def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
         secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
