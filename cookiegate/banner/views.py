@@ -17,6 +17,7 @@ from cookiegate.banner.services import (CONSENT_COOKIE, SAVED_COOKIE, SAVED_SECO
                                         initial_choices, optional_categories, read_consent_cookie)
 from cookiegate.canonical import loads
 from cookiegate.errors import BadRequest
+from cookiegate.i18n import value_or_none
 from cookiegate import ratelimit
 from cookiegate.extensions import client_address, csrf, db, limiter
 from cookiegate.ledger.keys import current_keys
@@ -39,7 +40,7 @@ def load_site(_endpoint, values):
     g.site, g.notice = site_and_notice(values.pop("site_slug"))
     g.content = notice_document(g.notice)
     g.consent = read_consent_cookie(secret=current_app.config["SECRET_KEY"], site=g.site,
-                                    value=request.cookies.get(CONSENT_COOKIE))
+                                    value=value_or_none(request.cookies, CONSENT_COOKIE))
 
 
 @bp.url_defaults
