@@ -184,10 +184,10 @@ def _latest_decisions(connection: Connection, site_id: int, consent_ids: list[st
     params = [{"site_id": site_id, "ids": _bound(consent_ids[start:start + size]),
                "decision": f'"{category}":{{"basis":"', "yes": 'consent","granted":true',
                "no": 'consent","granted":false'} for start in range(0, len(consent_ids), size or 1)]
-    if len(params) <= 1 or db.engine.dialect.name != "postgresql":
+    if len(params) <= 1 or connection.dialect.name != "postgresql":
         chunks = [_fetch(connection, _LATEST_SQL, chunk) for chunk in params]
     else:
-        engine = db.engine
+        engine = connection.engine
         with ThreadPoolExecutor(PARALLEL) as pool:
             chunks = list(pool.map(lambda chunk: fetch_all_apart(engine, _LATEST_SQL, chunk), params))
     return chunks[0] if len(chunks) == 1 else [row for rows in chunks for row in rows]
