@@ -10,6 +10,7 @@ from babel.messages.pofile import read_po
 from flask import current_app, g, has_request_context, request
 
 LANGUAGE_COOKIE = "cg_lang"
+LANGUAGE_COOKIE_DAYS = 365
 
 
 def offered_languages() -> list[str]:
@@ -48,7 +49,7 @@ def remember_language(response):
     if response.mimetype != "text/html":
         return response  # banner.js?lang= is fetched by shop pages: not a reader's choice
     if chosen and chosen in offered_languages() and request.cookies.get(LANGUAGE_COOKIE) != chosen:
-        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="Lax",
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=LANGUAGE_COOKIE_DAYS * 86400, samesite="Lax",
                             secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)
     return response
 

@@ -12,7 +12,7 @@ from flask_babel import gettext, ngettext
 from itsdangerous import BadSignature
 
 from cookiegate.banner.filters import lifetime
-from cookiegate.i18n import LANGUAGE_COOKIE
+from cookiegate.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_DAYS
 from cookiegate.signing import Serializer
 from cookiegate.sites.models import Notice, Site
 
@@ -116,7 +116,7 @@ def centre_cookies(site: Site) -> list[dict[str, str]]:
                              period=remember),
          "purpose": gettext("Protects the forms on these pages against misuse from other websites and, "
                             "when you log in, keeps you logged in.")},
-        {"name": LANGUAGE_COOKIE, "lifetime": lifetime(365),
+        {"name": LANGUAGE_COOKIE, "lifetime": lifetime(LANGUAGE_COOKIE_DAYS),
          "purpose": gettext("Remembers the language you chose for these pages.")},
         {"name": SAVED_COOKIE, "lifetime": ngettext("%(num)d minute", "%(num)d minutes", minutes),
          "purpose": gettext("Confirms once, on the next page, that your choice was saved.")},
