@@ -7,16 +7,18 @@ from pathlib import Path
 import pytest
 
 
-def axe_violations(page) -> list[dict]:
-    """axe-core's violations on the whole page: rule id, impact, and each failing node."""
+def axe_violations(page, selector: str | None = None) -> list[dict]:
+    """axe-core's violations on the whole page, or within the element `selector` names (axe walks
+    an open shadow root too): rule id, impact, help, and each failing node."""
     wheel = pytest.importorskip("axe_playwright_python", reason="pip install axe-playwright-python")
     if not page.evaluate("!!window.axe"):
         page.add_script_tag(path=str(Path(wheel.__file__).with_name("axe.min.js")))
-    return page.evaluate("""async () => {
-        const res = await axe.run(document, {resultTypes: ['violations']});
-        return res.violations.map(v => ({id: v.id, impact: v.impact,
+    return page.evaluate("""async (selector) => {
+        const res = await axe.run(selector ? document.querySelector(selector) : document,
+                                  {resultTypes: ['violations']});
+        return res.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
                                          nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}));
-    }""")
+    }""", selector)
 
 
 class AxePages:

@@ -9,13 +9,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from cookiegate.sites.demo_shop import create_demo_shop
 from cookiegate.sites.models import Site
+from tests.axe_support import axe_violations as page_axe_violations
 from tests.banner.conftest import Recorded, site_events
 from tests.conftest import LiveServer, free_port
 from tests.factories import make_site
@@ -206,17 +206,8 @@ def wait_queue_empty(page, site: Site, timeout: float = 35_000) -> None:
 
 
 def axe_violations(page) -> list[dict[str, Any]]:
-    """Run axe-core (axe.min.js from the axe-playwright-python wheel, a test extra) on the
-    banner's host element; axe walks its open shadow root."""
-    wheel = pytest.importorskip("axe_playwright_python", reason="pip install axe-playwright-python")
-    if not page.evaluate("!!window.axe"):
-        page.add_script_tag(path=Path(wheel.__file__).with_name("axe.min.js"))
-    result = page.evaluate("""async () => {
-        const res = await axe.run(document.querySelector('cookiegate-banner'), {resultTypes: ['violations']});
-        return res.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                         nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}));
-    }""")
-    return result
+    """axe-core on the banner's host element (and its open shadow root)."""
+    return page_axe_violations(page, "cookiegate-banner")
 
 
 def decision_body(site: Site, notice_sha256: str, **overrides: Any) -> dict[str, Any]:
