@@ -17,6 +17,7 @@ from cookiegate.accounts.consents import link_browser
 from cookiegate.accounts.forms import ButtonForm, LoginForm, NewPasswordForm, RegisterForm, ResetRequestForm
 from cookiegate.banner.services import CONSENT_COOKIE, read_consent_cookie
 from cookiegate.banner.views import safe_return_path
+from cookiegate.decision_context import decision_context
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import db, limiter, login_manager
 from cookiegate.forms import form_errors
@@ -49,8 +50,7 @@ def to_login():
 
 def request_context(path: str) -> Context:
     """The minimised context of an account action (a fixed path: never a token)."""
-    return Context(origin=request.host_url.rstrip("/"), path=f"/s/{g.site.slug}/account/{path}",
-                   ip=request.remote_addr, user_agent=request.user_agent.string)
+    return decision_context(f"/s/{g.site.slug}/account/{path}")
 
 
 def _limit(setting: str):

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    url_for)
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from werkzeug.http import http_date
 
 from cookiegate.accounts.current import current_account_subject
 from cookiegate.banner.forms import consent_form, read_consent_post
@@ -16,6 +18,7 @@ from cookiegate.banner.services import (CONSENT_COOKIE, SAVED_COOKIE, SAVED_SECO
                                         centre_cookies, choices_for_action, consent_cookie_value,
                                         initial_choices, optional_categories, read_consent_cookie)
 from cookiegate.canonical import loads
+from cookiegate.decision_context import decision_context
 from cookiegate.errors import BadRequest
 from cookiegate.i18n import value_or_none
 from cookiegate import ratelimit
@@ -23,7 +26,7 @@ from cookiegate.extensions import client_address, csrf, db, limiter
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.models import ConsentEvent
 from cookiegate.ledger.receipts import issue_receipt
-from cookiegate.ledger.record import Context, Interaction, record_consent
+from cookiegate.ledger.record import Interaction, record_consent
 from cookiegate.ledger.log import ensure_sequenced
 from cookiegate.sites.services import (notice_by_hash, notice_by_version, notice_document, notice_history,
                                        site_and_notice)
@@ -162,8 +165,7 @@ def save_consent():
     event = record_consent(
         site=g.site, notice=g.notice, consent_id=consent_id, choices=choices, language=str(get_locale()),
         interaction=Interaction(channel=form.channel, action=form.action, layer=form.layer),
-        context=Context(origin=request.host_url.rstrip("/"), path=return_path,
-                        ip=request.remote_addr, user_agent=request.user_agent.string),
+        context=decision_context(return_path),
         gpc=gpc, new_subject=new_subject, account_id=current_account_subject())
     state = ConsentState(consent_id=consent_id, notice_version=g.notice.version, choices=choices,
                          event_id=event.event_id, decided_at=int(time.time()), gpc=gpc)
@@ -176,13 +178,21 @@ def set_consent_cookie(response: Response, state: ConsentState, saved: bool = Fa
     """Keep the visitor's choice in the privacy centre's signed cookie (the account page's
     withdrawal updates it too); `saved` has the next page confirm it."""
     config, site, path = current_app.config, g.site, centre_home()
-    secure = config["SESSION_COOKIE_SECURE"]
+    secure, now = config["SESSION_COOKIE_SECURE"], int(time.time())
+    lifetime = site.consent_lifetime_days * 86400
     response.set_cookie(CONSENT_COOKIE, consent_cookie_value(secret=config["SECRET_KEY"], site=site, state=state),
-                        max_age=site.consent_lifetime_days * 86400, path=path, httponly=True,
+                        max_age=lifetime, expires=http_date_at(now + lifetime), path=path, httponly=True,
                         samesite="Lax", secure=secure)
     if saved:
-        response.set_cookie(SAVED_COOKIE, state.event_id, max_age=SAVED_SECONDS, path=path, httponly=True,
-                            samesite="Lax", secure=secure)
+        response.set_cookie(SAVED_COOKIE, state.event_id, max_age=SAVED_SECONDS, expires=http_date_at(now + SAVED_SECONDS),
+                            path=path, httponly=True, samesite="Lax", secure=secure)
+
+
+@lru_cache(maxsize=16)
+def http_date_at(timestamp: int) -> str:
+    """werkzeug's http_date, kept for the second: a cookie's Expires repeats for every decision
+    posted in that second (werkzeug otherwise formats it anew beside each Max-Age)."""
+    return http_date(timestamp)
 
 
 @bp.get("/receipt")

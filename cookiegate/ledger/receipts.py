@@ -16,7 +16,7 @@ import jwt
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select
 
-from cookiegate.canonical import canonical_json, loads
+from cookiegate.canonical import canonical_json
 from cookiegate.extensions import db
 from cookiegate.ledger.keys import LedgerKeys, b64url, b64url_decode
 from cookiegate.ledger.log import inclusion_for_event

@@ -6,10 +6,11 @@ credentials) and Cache-Control: no-store, and loads nothing from elsewhere (the 
 """
 from __future__ import annotations
 
-from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, current_app, g, redirect, render_template, url_for
 from flask_babel import get_locale
 
 from cookiegate import ratelimit
+from cookiegate.decision_context import decision_context
 from cookiegate.errors import ValidationError
 from cookiegate.extensions import client_address
 from cookiegate.forms import form_errors
@@ -31,8 +32,7 @@ def page_context():
 
 def page_context_of_request(path: str) -> Context:
     """The minimised context of a decision made on one of these pages (never the token)."""
-    return Context(origin=request.host_url.rstrip("/"), path=f"/s/{g.site.slug}/{path}",
-                   ip=request.remote_addr, user_agent=request.user_agent.string)
+    return decision_context(f"/s/{g.site.slug}/{path}")
 
 
 def limit_form_posts(email: str | None) -> None:

@@ -7,9 +7,10 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from werkzeug.http import parse_date
 
-from cookiegate.banner.services import (CONSENT_COOKIE, ConsentState, consent_cookie_value,
-                                        read_consent_cookie)
+from cookiegate.banner.services import (CONSENT_COOKIE, SAVED_COOKIE, SAVED_SECONDS, ConsentState,
+                                        consent_cookie_value, read_consent_cookie)
 from cookiegate.extensions import db
 from cookiegate.ledger.keys import current_keys
 from cookiegate.ledger.receipts import verify_receipt
@@ -132,6 +133,14 @@ def test_decision_from_the_banner_is_recorded(visitor, site):
     assert recorded.personal["ip_prefix"] == "127.0.0.0"
     state = read_consent_cookie(secret="test-secret", site=site, value=consent_cookie(response)[0])
     assert state.event_id == recorded.event.event_id and state.consent_id == recorded.event.consent_id
+
+
+def test_the_recorded_origin_is_the_one_a_browser_would_send(visitor, site):
+    """An internationalised host with a port is recorded as a browser serialises an origin
+    (ASCII, port kept), the form the embedded banner's decisions carry in their Origin header."""
+    decide(visitor, site, "reject_all", headers={"Host": "xn--bcher-kva.example:8443"})
+    [recorded] = site_events(site)
+    assert recorded.leaf["context"]["origin"] == "http://xn--bcher-kva.example:8443"
 
 
 @pytest.mark.parametrize("query, accept_language, expected", [
@@ -315,13 +324,22 @@ def test_unknown_site_is_404(visitor, app_ctx, path):
 @pytest.mark.parametrize("lifetime", [None, 30])
 def test_consent_cookie_attributes(visitor, app_ctx, lifetime):
     site = make_site() if lifetime is None else make_site(consent_lifetime_days=lifetime)
+    before = int(time.time())
     response = decide(visitor, site, "accept_all")
+    after = time.time()
     value, attrs = consent_cookie(response)
     assert value
     assert "httponly" in attrs
     assert attrs["samesite"].lower() == "lax"
     assert attrs["path"] == url(site)
-    assert int(attrs["max-age"]) == (lifetime or 182) * 86400
+    seconds = (lifetime or 182) * 86400
+    assert int(attrs["max-age"]) == seconds
+    # Expires (for clients without Max-Age) says the same moment, in the second the answer was made
+    assert before + seconds <= parse_date(attrs["expires"]).timestamp() <= after + seconds
+    saved = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(SAVED_COOKIE + "="))
+    saved_expires = parse_date(re.search(r"Expires=([^;]+)", saved).group(1)).timestamp()
+    assert before + SAVED_SECONDS <= saved_expires <= after + SAVED_SECONDS
+    assert f"Max-Age={SAVED_SECONDS}" in saved
 
 
 def tampered_values(genuine: str) -> list[str]:
