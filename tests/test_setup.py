@@ -122,7 +122,7 @@ def two_free_ports() -> int:
 
 
 def imported_modules(directory: Path) -> set[str]:
-    """Top-level modules the test files import (import statements and __import__("...") calls)."""
+    """Top-level modules the Python files under `directory` import (import statements and __import__("...") calls)."""
     found: set[str] = set()
     for path in directory.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -167,6 +167,21 @@ def test_test_extras_provide_every_module_the_tests_import():
                for module in sorted(imported_modules(ROOT / "tests") - local)
                if not declared & {canonicalize_name(dist) for dist in providers.get(module, [])}}
     assert not missing, f"imported by tests but not declared in setup.cfg (test extra): {missing}"
+
+
+def test_install_requires_names_every_package_the_code_imports():
+    """What cookiegate's own code imports is named in install_requires itself, not only reached
+    through another package (which may drop it in any release), so its version bounds are ours."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    direct = {canonicalize_name(Requirement(line).name)
+              for line in config["options"]["install_requires"].splitlines() if line.strip()}
+    local = {"cookiegate", "__future__"} | set(sys.stdlib_module_names)
+    providers = metadata.packages_distributions()
+    missing = {module: providers.get(module, ["(not installed)"])
+               for module in sorted(imported_modules(ROOT / "cookiegate") - local)
+               if not direct & {canonicalize_name(dist) for dist in providers.get(module, [])}}
+    assert not missing, f"imported by cookiegate but not named in install_requires: {missing}"
 
 
 def get_status(port: int, path: str) -> int | None:
