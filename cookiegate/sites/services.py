@@ -120,7 +120,9 @@ def snapshot(site: Site, version: int) -> dict[str, Any]:
     }
 
 
-def _insert_notice(site: Site) -> Notice:
+def insert_notice_if_changed(site: Site) -> Notice | None:
+    """Add a new notice version (to the session, not committed) holding the site's settings as
+    they are now, unless visitors would be shown just what the current version shows (None)."""
     latest = current_notice(site)
     version = latest.version + 1 if latest else 1
     content = canonical_json(snapshot(site, version))
@@ -128,10 +130,17 @@ def _insert_notice(site: Site) -> Notice:
         previous = loads(latest.content)
         previous["version"] = version
         if canonical_json(previous) == content:
-            raise Conflict(_l("Nothing changed since notice version %(version)d.", version=latest.version))
+            return None
     notice = Notice(site_id=site.id, version=version, content=content.decode(),
                     sha256=hashlib.sha256(content).hexdigest())
     db.session.add(notice)
+    return notice
+
+
+def _insert_notice(site: Site) -> Notice:
+    notice = insert_notice_if_changed(site)
+    if notice is None:
+        raise Conflict(_l("Nothing changed since notice version %(version)d.", version=current_notice(site).version))
     return notice
 
 
