@@ -12,8 +12,8 @@ from sqlalchemy import select
 from cookiegate.errors import CookiegateError
 from cookiegate.extensions import db
 from cookiegate.sites.models import Site
-from cookiegate.sites.services import create_site, current_notice, publish_notice, site_by_slug
-from cookiegate.sites.settings import change_site, read_settings, settings_document
+from cookiegate.sites.services import current_notice, publish_notice, site_by_slug
+from cookiegate.sites.settings import change_site, new_site, read_settings, settings_document
 
 site_cli = AppGroup("site", help="Manage sites.")
 
@@ -54,7 +54,7 @@ def create_command(settings: BinaryIO) -> None:
     """Add a site from a JSON settings document (a file, or - for standard input; `site show`
     prints one to start from) and publish its first notice."""
     try:
-        site = create_site(**read_settings(settings.read()))
+        site = new_site(read_settings(settings.read()))
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
     notice = current_notice(site)

@@ -1,6 +1,6 @@
 """A site's settings as one JSON document, for the operator's `cookiegate site` commands:
-written out (`settings_document`), read and checked (`read_settings`), applied to a new site
-(services.create_site) or to an existing one (`change_site`).
+written out (`settings_document`), read (`read_settings`), checked (`check_settings`) and
+applied to a new site (`new_site`) or to an existing one (`change_site`).
 
 The document holds exactly create_site's arguments, so `site show` of one shop, edited, is
 the start of the next shop's `site create`."""
@@ -12,11 +12,12 @@ from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 
+from cookiegate.banner.embed import EMBED_COOKIE
 from cookiegate.errors import Conflict, ValidationError
 from cookiegate.extensions import db
 from cookiegate.sites import cache
 from cookiegate.sites.models import DEFAULT_CONSENT_LIFETIME_DAYS, Category, CookieDeclaration, Notice, Site
-from cookiegate.sites.services import insert_notice_if_changed, validate_site
+from cookiegate.sites.services import create_site, insert_notice_if_changed, validate_site
 
 REQUIRED = ("slug", "name", "languages", "default_language", "policy_version", "controller", "texts",
             "categories", "cookies")
@@ -43,10 +44,10 @@ def settings_document(site: Site) -> dict[str, Any]:
 
 
 def read_settings(raw: bytes | str) -> dict[str, Any]:
-    """The settings in a JSON document, checked; the optional ones it leaves out (DEFAULTS) are
-    left out of the answer too: a new site gets their defaults, a site updated keeps its own.
-    ValidationError names every bad field by its path (cookies.2.purpose.en, say): first the
-    document's shape, then what the site needs (services.validate_site)."""
+    """The settings in a JSON document, checked for their shape; the optional ones it leaves
+    out (DEFAULTS) stay out: a new site gets their defaults (`new_site`), a site updated keeps
+    its own (`change_site`). ValidationError names every bad field by its path
+    (cookies.2.purpose.en, say)."""
     try:
         document = json.loads(raw)
     except ValueError as error:
@@ -59,13 +60,32 @@ def read_settings(raw: bytes | str) -> dict[str, Any]:
     for key in REQUIRED:
         if key not in document:
             fields[key] = _l("required")
-    settings = {**DEFAULTS, **document}
-    _check_shape(settings, fields)
+    _check_shape({**DEFAULTS, **document}, fields)
     if fields:
         raise ValidationError(_l("The settings are incomplete or malformed."), fields=dict(sorted(fields.items())))
-    validate_site(**{key: settings[key] for key in ("slug", "name", "languages", "default_language",
-                                                    "consent_lifetime_days", "texts", "categories", "cookies")})
     return document
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """What a site needs of a whole set of settings (services.validate_site, and the embedded
+    banner's cookie declared); ValidationError naming every field that is wrong."""
+    fields: dict[str, Any] = {}
+    _check_embed_cookie(settings, fields)
+    try:
+        validate_site(**{key: settings[key] for key in ("slug", "name", "languages", "default_language",
+                                                        "consent_lifetime_days", "texts", "categories", "cookies")})
+    except ValidationError as error:
+        fields.update(error.fields)
+    if fields:
+        raise ValidationError(_l("The site's settings are incomplete."), fields=dict(sorted(fields.items())))
+
+
+def new_site(document: dict[str, Any]) -> Site:
+    """Create a site from read_settings' answer (the defaults for what it leaves out) and
+    publish its first notice."""
+    settings = {**DEFAULTS, **document}
+    check_settings(settings)
+    return create_site(**settings)
 
 
 def _check_shape(settings: dict[str, Any], fields: dict[str, Any]) -> None:
@@ -164,6 +184,24 @@ def _check_cookie(i: int, cookie: Any, languages: list[str], fields: dict[str, A
         fields[f"cookies.{i}.{key}"] = _l("unknown setting")
 
 
+def _check_embed_cookie(settings: dict[str, Any], fields: dict[str, Any]) -> None:
+    """A site whose pages may embed the banner declares the cookie the banner keeps the choice
+    in on those pages, as strictly necessary and for as long as a choice lasts: the shop's
+    cookie table is then complete and true however the operator wrote it."""
+    if not settings["allowed_origins"]:
+        return
+    days = settings["consent_lifetime_days"]
+    declared = [i for i, cookie in enumerate(settings["cookies"]) if cookie["name"] == EMBED_COOKIE]
+    if not declared:
+        fields["cookies"] = _l("declare %(name)s (category necessary, lifetime_days %(days)d): the banner on "
+                               "the shop's pages keeps the visitor's choice in it", name=EMBED_COOKIE, days=days)
+    for i in declared:
+        cookie = settings["cookies"][i]
+        if cookie["category"] != "necessary" or cookie.get("lifetime_days") != days or cookie.get("third_party"):
+            fields[f"cookies.{i}"] = _l("%(name)s is a first-party cookie of category necessary that lasts "
+                                        "lifetime_days %(days)d, as long as a choice", name=EMBED_COOKIE, days=days)
+
+
 def _is_origin(value: Any) -> bool:
     """scheme://host[:port] as a browser sends it in an Origin header, nothing more."""
     if not isinstance(value, str):
@@ -191,6 +229,7 @@ def change_site(site: Site, given: dict[str, Any]) -> Notice | None:
     settings = {**current, **given}
     if settings == current:
         raise Conflict(_l("Nothing changed: the site has these settings already."))
+    check_settings(settings)
     try:
         for key in ("name", "languages", "default_language", "policy_version", "controller", "texts",
                     "consent_lifetime_days", "analytics_exempt", "allowed_origins", "marketing_age_check"):

@@ -127,6 +127,10 @@ BAD_DOCUMENTS = [
     ("statement", lambda d: d["texts"]["nl"].update(statement="Wij zijn zuinig."), "texts.nl.statement"),
     ("controller", lambda d: d["controller"].update(email="nobody"), "controller.email: an e-mail address"),
     ("policy version", lambda d: d.update(policy_version="x" * 41), "policy_version: text of at most 40"),
+    ("embed cookie", lambda d: d.update(cookies=[c for c in d["cookies"] if c["name"] != "cg_consent"]),
+     "cookies: declare cg_consent (category necessary, lifetime_days 182)"),
+    ("embed lifetime", lambda d: d.update(consent_lifetime_days=365), "cg_consent is a first-party cookie of "
+     "category necessary that lasts lifetime_days 365"),
 ]
 
 
@@ -167,3 +171,22 @@ def test_optional_settings_left_out_keep_their_value_or_get_their_default(app_ct
     new = fresh(f"{site.slug}-b")
     assert (new.allowed_origins, new.consent_lifetime_days, new.analytics_exempt, new.marketing_age_check) == (
         [], 182, False, False)
+
+
+def test_a_site_nobody_embeds_need_not_declare_the_banner_cookie_one_that_does_must(app_ctx, site):
+    document = shown(app_ctx, site.slug)
+    document.update(slug=f"{site.slug}-h", allowed_origins=[], consent_lifetime_days=90,
+                    cookies=[c for c in document["cookies"] if c["name"] != "cg_consent"])
+    hosted_only = invoke(app_ctx, "site", "create", "-", document=document)
+    assert hosted_only.exit_code == 0, hosted_only.output
+    embedding = invoke(app_ctx, "site", "update", "-", document={**document, "allowed_origins": ["https://h.example"]})
+    assert embedding.exit_code != 0 and "declare cg_consent" in embedding.output
+    assert fresh(document["slug"]).allowed_origins == []
+    document["cookies"].append({"name": "cg_consent", "provider": "Shop", "category": "necessary",
+                                "lifetime_days": 90, "third_party": False,
+                                "purpose": {"nl": "Onthoudt je cookiekeuze.", "en": "Remembers your cookie choice."}})
+    document["allowed_origins"] = ["https://h.example"]
+    declared = invoke(app_ctx, "site", "update", "-", document=document)
+    assert declared.exit_code == 0, declared.output
+    notice = current_notice(fresh(document["slug"]))
+    assert notice.version == 2 and "cg_consent" in {c["name"] for c in notice_document(notice)["cookies"]}
