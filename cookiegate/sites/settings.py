@@ -6,6 +6,7 @@ The document holds exactly create_site's arguments, so `site show` of one shop, 
 the start of the next shop's `site create`."""
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,8 +30,9 @@ MAX_COOKIE_FIELD = 200
 
 
 def settings_document(site: Site) -> dict[str, Any]:
-    """The site's current settings, in the form read_settings reads."""
-    return {
+    """The site's current settings, in the form read_settings reads; a copy, which the caller
+    may change without changing the site."""
+    return copy.deepcopy({
         "slug": site.slug, "name": site.name, "languages": list(site.languages),
         "default_language": site.default_language, "policy_version": site.policy_version,
         "controller": dict(site.controller), "texts": site.texts,
@@ -40,7 +42,7 @@ def settings_document(site: Site) -> dict[str, Any]:
                     for c in site.cookies],
         "consent_lifetime_days": site.consent_lifetime_days, "analytics_exempt": site.analytics_exempt,
         "allowed_origins": list(site.allowed_origins), "marketing_age_check": site.marketing_age_check,
-    }
+    })
 
 
 def read_settings(raw: bytes | str) -> dict[str, Any]:
@@ -203,16 +205,18 @@ def _check_embed_cookie(settings: dict[str, Any], fields: dict[str, Any]) -> Non
 
 
 def _is_origin(value: Any) -> bool:
-    """scheme://host[:port] as a browser sends it in an Origin header, nothing more."""
+    """scheme://host[:port] as a browser sends it in an Origin header (which the embedded
+    banner's posts are matched against exactly): nothing more, no default port, lower case."""
     if not isinstance(value, str):
         return False
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
+        port = parts.port  # raises ValueError on a bad port
     except ValueError:
         return False
     return (parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
-            and value == f"{parts.scheme}://{parts.netloc}" and value == value.lower())
+            and value == f"{parts.scheme}://{parts.netloc}" and value == value.lower()
+            and port != {"http": 80, "https": 443}[parts.scheme])
 
 
 def change_site(site: Site, given: dict[str, Any]) -> Notice | None:

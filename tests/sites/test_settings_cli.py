@@ -119,6 +119,7 @@ BAD_DOCUMENTS = [
     ("lifetime", lambda d: d.update(consent_lifetime_days=True), "consent_lifetime_days: a whole number"),
     ("lifetime range", lambda d: d.update(consent_lifetime_days=400), "consent_lifetime_days: between 1 and 395"),
     ("origin", lambda d: d.update(allowed_origins=["https://Shop.example/winkel"]), "allowed_origins: a list of origins"),
+    ("default port", lambda d: d.update(allowed_origins=["https://shop.example:443"]), "allowed_origins: a list of"),
     ("purpose", lambda d: d["cookies"][1]["purpose"].update(en=""), "cookies.1.purpose.en: required"),
     ("cookie days", lambda d: d["cookies"][0].update(lifetime_days="1 year"), "cookies.0.lifetime_days"),
     ("cookie category", lambda d: d["cookies"][0].update(category="social"), "cookies.0.category"),
