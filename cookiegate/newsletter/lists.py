@@ -55,11 +55,24 @@ def ensure_list(*, site: Site, key: str, texts: dict[str, dict[str, str]]) -> tu
     description, signup}} for each of the site's languages); an existing list is kept as it
     is. Returns (list, created) and commits."""
     fields: dict[str, Any] = {}
-    if not LIST_KEY_RE.fullmatch(key or ""):
+    if not isinstance(key, str) or not LIST_KEY_RE.fullmatch(key):
         fields["key"] = _l("lower-case letters, digits, - and _, 1 to 40 characters")
+    if not isinstance(texts, dict):
+        raise ValidationError(_l("The mailing list is incomplete."),
+                              fields={"texts": _l("an object with, per language, name, description and signup")})
+    for language, given in texts.items():
+        if language not in site.languages:
+            fields[f"texts.{language}"] = _l("not one of the site's languages")
+        elif not isinstance(given, dict):
+            fields[f"texts.{language}"] = _l("an object with name, description and signup")
+        else:
+            for field in given.keys() - set(TEXT_FIELDS):
+                fields[f"texts.{language}.{field}"] = _l("unknown field")
     for language in site.languages:
+        given = texts.get(language)
         for field in TEXT_FIELDS:
-            if not str((texts.get(language) or {}).get(field) or "").strip():
+            value = given.get(field) if isinstance(given, dict) else None
+            if not (isinstance(value, str) and value.strip()):
                 fields[f"texts.{language}.{field}"] = _l("required")
     if fields:
         raise ValidationError(_l("The mailing list is incomplete."), fields=fields)
