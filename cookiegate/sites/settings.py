@@ -90,47 +90,22 @@ def new_site(document: dict[str, Any]) -> Site:
     return create_site(**settings)
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
 def _check_shape(settings: dict[str, Any], fields: dict[str, Any]) -> None:
-    text = _l("required text")
-
-    def is_text(value: Any) -> bool:
-        return isinstance(value, str) and value.strip() != ""
-
+    """Each setting of the right type (those that are there: a missing one is named already)."""
     for key, limit in MAX_LENGTHS.items():
-        value = settings.get(key)
-        if key in settings and not (is_text(value) and len(value) <= limit):
+        if key in settings and not (_is_text(settings[key]) and len(settings[key]) <= limit):
             fields[key] = _l("text of at most %(count)d characters", count=limit)
     if "languages" in settings and not (isinstance(settings["languages"], list)
                                         and all(isinstance(lang, str) for lang in settings["languages"])):
         fields["languages"] = _l("a list of language codes")
-    controller = settings.get("controller")
     if "controller" in settings:
-        if not isinstance(controller, dict):
-            fields["controller"] = _l("an object with name, address and email")
-        else:
-            for key in ("name", "address", "email"):
-                if not is_text(controller.get(key)):
-                    fields[f"controller.{key}"] = text
-            if is_text(controller.get("email")) and "@" not in controller["email"]:
-                fields["controller.email"] = _l("an e-mail address")
-            for key in controller.keys() - {"name", "address", "email"}:
-                fields[f"controller.{key}"] = _l("unknown setting")
-    texts = settings.get("texts")
-    if "texts" in settings and not isinstance(texts, dict):
-        fields["texts"] = _l("an object per language")
-    elif isinstance(texts, dict):
-        for lang, entry in texts.items():
-            if not isinstance(entry, dict):
-                fields[f"texts.{lang}"] = _l("an object with banner_title, banner_body and statement")
-                continue
-            for key in ("banner_title", "banner_body"):
-                if key in entry and not is_text(entry[key]):
-                    fields[f"texts.{lang}.{key}"] = text
-            statement = entry.get("statement")
-            if "statement" in entry and not (isinstance(statement, list) and statement and all(
-                    isinstance(part, dict) and is_text(part.get("heading")) and isinstance(part.get("paragraphs"), list)
-                    and all(is_text(p) for p in part["paragraphs"]) for part in statement)):
-                fields[f"texts.{lang}.statement"] = _l("a list of sections, each a heading and a list of paragraphs")
+        _check_controller(settings["controller"], fields)
+    if "texts" in settings:
+        _check_texts(settings["texts"], fields)
     categories = settings.get("categories")
     if "categories" in settings and not isinstance(categories, list):
         fields["categories"] = _l("a list of categories")
@@ -138,7 +113,7 @@ def _check_shape(settings: dict[str, Any], fields: dict[str, Any]) -> None:
         for i, category in enumerate(categories):
             if not (isinstance(category, dict) and isinstance(category.get("key"), str)
                     and isinstance(category.get("texts"), dict)
-                    and all(isinstance(t, dict) and all(is_text(t.get(k)) for k in ("name", "description"))
+                    and all(isinstance(t, dict) and all(_is_text(t.get(k)) for k in ("name", "description"))
                             for t in category["texts"].values())):
                 fields[f"categories.{i}"] = _l("a key and, per language, a name and a description")
     cookies = settings.get("cookies")
@@ -148,8 +123,7 @@ def _check_shape(settings: dict[str, Any], fields: dict[str, Any]) -> None:
         languages = settings["languages"] if isinstance(settings.get("languages"), list) else []
         for i, cookie in enumerate(cookies):
             _check_cookie(i, cookie, languages, fields)
-    days = settings["consent_lifetime_days"]
-    if type(days) is not int:  # true is an int in Python
+    if type(settings["consent_lifetime_days"]) is not int:  # true is an int in Python
         fields["consent_lifetime_days"] = _l("a whole number of days")
     for key in ("analytics_exempt", "marketing_age_check"):
         if not isinstance(settings[key], bool):
@@ -160,13 +134,46 @@ def _check_shape(settings: dict[str, Any], fields: dict[str, Any]) -> None:
                                        "port only, in lower case)")
 
 
+def _check_controller(controller: Any, fields: dict[str, Any]) -> None:
+    if not isinstance(controller, dict):
+        fields["controller"] = _l("an object with name, address and email")
+        return
+    for key in ("name", "address", "email"):
+        if not _is_text(controller.get(key)):
+            fields[f"controller.{key}"] = _l("required text")
+    if _is_text(controller.get("email")) and "@" not in controller["email"]:
+        fields["controller.email"] = _l("an e-mail address")
+    for key in controller.keys() - {"name", "address", "email"}:
+        fields[f"controller.{key}"] = _l("unknown setting")
+
+
+def _check_texts(texts: Any, fields: dict[str, Any]) -> None:
+    if not isinstance(texts, dict):
+        fields["texts"] = _l("an object per language")
+        return
+    for lang, entry in texts.items():
+        if not isinstance(entry, dict):
+            fields[f"texts.{lang}"] = _l("an object with banner_title, banner_body and statement")
+            continue
+        for key in ("banner_title", "banner_body"):
+            if key in entry and not _is_text(entry[key]):
+                fields[f"texts.{lang}.{key}"] = _l("required text")
+        statement = entry.get("statement")
+        if "statement" in entry and not (isinstance(statement, list) and statement and all(
+                isinstance(part, dict) and _is_text(part.get("heading")) and isinstance(part.get("paragraphs"), list)
+                and all(_is_text(p) for p in part["paragraphs"]) for part in statement)):
+            fields[f"texts.{lang}.statement"] = _l("a list of sections, each a heading and a list of paragraphs")
+        for key in entry.keys() - {"banner_title", "banner_body", "statement"}:
+            fields[f"texts.{lang}.{key}"] = _l("unknown setting")
+
+
 def _check_cookie(i: int, cookie: Any, languages: list[str], fields: dict[str, Any]) -> None:
     if not isinstance(cookie, dict):
         fields[f"cookies.{i}"] = _l("an object with name, provider, category, lifetime_days and purpose")
         return
     for key in ("name", "provider"):
         value = cookie.get(key)
-        if not (isinstance(value, str) and value.strip() and len(value) <= MAX_COOKIE_FIELD):
+        if not (_is_text(value) and len(value) <= MAX_COOKIE_FIELD):
             fields[f"cookies.{i}.{key}"] = _l("text of at most %(count)d characters", count=MAX_COOKIE_FIELD)
     if not isinstance(cookie.get("category"), str):
         fields[f"cookies.{i}.category"] = _l("one of the site's categories")
@@ -180,7 +187,7 @@ def _check_cookie(i: int, cookie: Any, languages: list[str], fields: dict[str, A
         fields[f"cookies.{i}.purpose"] = _l("an object with the purpose in each language")
     else:
         for lang in languages:
-            if not (isinstance(purpose.get(lang), str) and purpose[lang].strip()):
+            if not _is_text(purpose.get(lang)):
                 fields[f"cookies.{i}.purpose.{lang}"] = _l("required: the visitor is told what the cookie does")
     for key in cookie.keys() - {"name", "provider", "category", "lifetime_days", "third_party", "purpose"}:
         fields[f"cookies.{i}.{key}"] = _l("unknown setting")

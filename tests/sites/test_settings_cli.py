@@ -126,6 +126,7 @@ BAD_DOCUMENTS = [
     ("category", lambda d: d["categories"].append({"key": "social", "texts": d["categories"][0]["texts"]}),
      "categories: each of"),
     ("statement", lambda d: d["texts"]["nl"].update(statement="Wij zijn zuinig."), "texts.nl.statement"),
+    ("text key", lambda d: d["texts"]["en"].update(banner_titel="Cookies"), "texts.en.banner_titel: unknown setting"),
     ("controller", lambda d: d["controller"].update(email="nobody"), "controller.email: an e-mail address"),
     ("policy version", lambda d: d.update(policy_version="x" * 41), "policy_version: text of at most 40"),
     ("embed cookie", lambda d: d.update(cookies=[c for c in d["cookies"] if c["name"] != "cg_consent"]),
