@@ -7,6 +7,7 @@ import threading
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
+from flask_babel import gettext
 from flask_migrate import upgrade
 from werkzeug.serving import make_server, run_simple
 
@@ -49,7 +50,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 
     upgrade()
     for slug, created in seed_demo_sites():
-        click.echo(f"{'created' if created else 'kept'} demo site {slug}")
+        click.echo(gettext("created demo site %(slug)s", slug=slug) if created
+                   else gettext("kept demo site %(slug)s", slug=slug))
     seed_demo_lists()
     if "COOKIEGATE_MAIL_BACKEND" not in os.environ:  # the demo sends no mail unless told to
         current_app.config["MAIL_BACKEND"] = "outbox"
@@ -61,12 +63,15 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         return
     shop = make_server(host, port + 1, create_demo_shop(f"http://{host}:{port}"), threaded=True)
     threading.Thread(target=shop.serve_forever, name="demo-shop", daemon=True).start()
-    click.echo(f"Privacy centres: http://{host}:{port}/s/petite-vie/ and http://{host}:{port}/s/les-fleurs/")
-    click.echo(f"Shop pages with the embedded banner: {shop_origin}/petite-vie/ and {shop_origin}/les-fleurs/")
-    click.echo(f"Newsletter sign-up: http://{host}:{port}/s/petite-vie/newsletter and "
-               f"http://{host}:{port}/s/les-fleurs/newsletter")
+    base = f"http://{host}:{port}"
+    click.echo(gettext("Privacy centres: %(first)s and %(second)s",
+                       first=f"{base}/s/petite-vie/", second=f"{base}/s/les-fleurs/"))
+    click.echo(gettext("Shop pages with the embedded banner: %(first)s and %(second)s",
+                       first=f"{shop_origin}/petite-vie/", second=f"{shop_origin}/les-fleurs/"))
+    click.echo(gettext("Newsletter sign-up: %(first)s and %(second)s",
+                       first=f"{base}/s/petite-vie/newsletter", second=f"{base}/s/les-fleurs/newsletter"))
     if current_app.config["MAIL_BACKEND"] == "outbox":
-        click.echo(f"Mail is not sent but kept in the outbox: http://{host}:{port}/demo/outbox/")
+        click.echo(gettext("Mail is not sent but kept in the outbox: %(url)s", url=f"{base}/demo/outbox/"))
     run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 

@@ -6,6 +6,7 @@ import json
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext
 
 from cookiegate.accounts.auth import account_by_email
 from cookiegate.accounts.erase import erase_by_email_hmac, reapply_erasures, restore_tombstones, tombstone_records
@@ -29,7 +30,7 @@ def export_command(slug: str, email: str) -> None:
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
     if account is None:
-        raise click.ClickException("no account with this address on this site")
+        raise click.ClickException(gettext("no account with this address on this site"))
     click.echo(json.dumps(export_account(site=site, account=account), indent=2, ensure_ascii=False))
 
 
@@ -45,8 +46,9 @@ def erase_command(slug: str, email: str) -> None:
                                      reason="staff_erasure")
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
-    click.echo(f"erased: {erased.accounts} account(s), {erased.subscribers} newsletter subscriber(s), "
-               f"personal fields of {erased.events} ledger event(s); tombstone kept")
+    click.echo(gettext("erased: %(accounts)d account(s), %(subscribers)d newsletter subscriber(s), personal fields "
+                       "of %(events)d ledger event(s); tombstone kept", accounts=erased.accounts,
+                       subscribers=erased.subscribers, events=erased.events))
 
 
 @account_cli.command("tombstones")
@@ -75,10 +77,12 @@ def reapply_command(slug: str | None, kept) -> None:
             try:
                 records = [json.loads(line) for line in kept if line.strip()]
             except ValueError as exc:
-                raise click.ClickException(f"{kept.name}: not JSON lines from `cookiegate account tombstones`") from exc
-            click.echo(f"tombstones put back: {restore_tombstones(records)}")
+                raise click.ClickException(gettext("%(file)s: not JSON lines from `cookiegate account tombstones`",
+                                                   file=kept.name)) from exc
+            click.echo(gettext("tombstones put back: %(count)d", count=restore_tombstones(records)))
         erased = reapply_erasures(site=site_by_slug(slug) if slug else None)
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
-    click.echo(f"re-applied: {erased.accounts} account(s), {erased.subscribers} newsletter subscriber(s), "
-               f"personal fields of {erased.events} ledger event(s)")
+    click.echo(gettext("re-applied: %(accounts)d account(s), %(subscribers)d newsletter subscriber(s), personal "
+                       "fields of %(events)d ledger event(s)", accounts=erased.accounts,
+                       subscribers=erased.subscribers, events=erased.events))

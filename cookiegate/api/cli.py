@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext
 
 from cookiegate.api.keys import SCOPES, create_api_key, list_api_keys, revoke_api_key
 from cookiegate.errors import CookiegateError
@@ -24,10 +25,11 @@ def create_command(slug: str, scopes: tuple[str, ...], label: str) -> None:
         issued = create_api_key(site=site_by_slug(slug), scopes=list(scopes), label=label)
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
+    # Field names, not sentences: they stay as they are in every language, for scripts that read them.
     click.echo(f"key id:  {issued.key.key_id}")
     click.echo(f"scopes:  {' '.join(issued.key.scopes)}")
     click.echo(f"token:   {issued.token}")
-    click.echo("Store the token now: it is not shown again and cookiegate keeps only its hash.", err=True)
+    click.echo(gettext("Store the token now: it is not shown again and cookiegate keeps only its hash."), err=True)
 
 
 @api_key_cli.command("list")
@@ -53,4 +55,4 @@ def revoke_command(key_id: str) -> None:
         key = revoke_api_key(key_id=key_id)
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
-    click.echo(f"revoked {key.key_id}")
+    click.echo(gettext("revoked %(key)s", key=key.key_id))

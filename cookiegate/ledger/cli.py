@@ -6,6 +6,7 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import gettext
 from sqlalchemy import select
 
 from cookiegate.extensions import db
@@ -24,7 +25,7 @@ ledger_cli = AppGroup("ledger", help="Inspect and check the consent ledger.")
 def sequence_command() -> None:
     """Append every pending event to its site's log and sign checkpoints."""
     count = sequence_all(origin_base=current_app.config["LEDGER_ORIGIN"])
-    click.echo(f"sequenced {count} events")
+    click.echo(gettext("sequenced %(count)d events", count=count))
 
 
 @ledger_cli.command("verify")
@@ -36,13 +37,14 @@ def verify_command(slug: str | None) -> None:
     for site in sites:
         report = verify_log(site=site, keys=current_keys())
         if report.ok:
-            click.echo(f"{site.slug}: ok, {report.entries} entries, {report.checkpoints} checkpoints, "
-                       f"{report.pending} pending")
+            click.echo(gettext("%(site)s: ok, %(entries)d entries, %(checkpoints)d checkpoints, %(pending)d pending",
+                               site=site.slug, entries=report.entries, checkpoints=report.checkpoints,
+                               pending=report.pending))
             continue
         failed = True
-        click.echo(f"{site.slug}: FAILED at {report.problems[0]}", err=True)
+        click.echo(gettext("%(site)s: FAILED at %(problem)s", site=site.slug, problem=report.problems[0]), err=True)
         for problem in report.problems[1:]:
-            click.echo(f"  also: {problem}", err=True)
+            click.echo(gettext("  also: %(problem)s", problem=problem), err=True)
     sys.exit(1 if failed else 0)
 
 
@@ -52,10 +54,10 @@ def verify_receipt_command(receipt) -> None:
     """Check a downloaded receipt (JWS) against the public key and the log."""
     report = verify_receipt(token=receipt.read().strip(), keys=current_keys())
     if report.ok:
-        click.echo(f"ok: event {report.event_id} of {report.site} is entry #{report.leaf_index} "
-                   f"of a signed tree of {report.tree_size}")
+        click.echo(gettext("ok: event %(event)s of %(site)s is entry #%(index)d of a signed tree of %(size)d",
+                           event=report.event_id, site=report.site, index=report.leaf_index, size=report.tree_size))
         sys.exit(0)
-    click.echo(f"FAILED: {'; '.join(report.problems)}", err=True)
+    click.echo(gettext("FAILED: %(problems)s", problems="; ".join(report.problems)), err=True)
     sys.exit(1)
 
 
@@ -65,4 +67,4 @@ def verify_receipt_command(receipt) -> None:
 def erase_command(slug: str, consent_id: str) -> None:
     """Erase a subject's personal fields; the log and its receipts stay verifiable."""
     count = erase_subject(site=site_by_slug(slug), consent_id=consent_id)
-    click.echo(f"erased personal fields of {count} events")
+    click.echo(gettext("erased personal fields of %(count)d events", count=count))

@@ -69,7 +69,7 @@ def wipe_command(slug: str, email: str) -> None:
     except CookiegateError as exc:
         raise _fail(exc) from exc
     if wiped.found:
-        click.echo(f"wiped: {wiped.subscriptions} subscriptions, personal fields of {wiped.events_erased} "
-                   f"events erased; the address is suppressed")
+        click.echo(gettext("wiped: %(subscriptions)d subscriptions, personal fields of %(events)d events erased; "
+                           "the address is suppressed", subscriptions=wiped.subscriptions, events=wiped.events_erased))
     else:
-        click.echo("the address was not subscribed; it is suppressed now")
+        click.echo(gettext("the address was not subscribed; it is suppressed now"))

@@ -34,7 +34,7 @@ def publish_command(slug: str) -> None:
         notice = publish_notice(site=site_by_slug(slug))
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
-    click.echo(f"published notice v{notice.version} sha256 {notice.sha256}")
+    click.echo(gettext("published notice v%(version)d sha256 %(sha256)s", version=notice.version, sha256=notice.sha256))
 
 
 @site_cli.command("show")

@@ -7,6 +7,7 @@ import threading
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from flask_babel import gettext
 
 from cookiegate.errors import CookiegateError
 from cookiegate.extensions import db
@@ -30,11 +31,12 @@ def add_command(slug: str, url: str, events: tuple[str, ...]) -> None:
         registered = register_webhook(site=site_by_slug(slug), url=url, events=list(events or EVENT_TYPES))
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
+    # Field names, not sentences: they stay as they are in every language, for scripts that read them.
     click.echo(f"id:      {registered.webhook.public_id}")
     click.echo(f"url:     {registered.webhook.url}")
     click.echo(f"events:  {' '.join(registered.webhook.events)}")
     click.echo(f"secret:  {registered.secret}")
-    click.echo("Give the secret to the receiver now: it checks each Cookiegate-Signature with it.", err=True)
+    click.echo(gettext("Give the secret to the receiver now: it checks each Cookiegate-Signature with it."), err=True)
 
 
 @webhook_cli.command("list")
@@ -59,7 +61,7 @@ def remove_command(slug: str, webhook_id: str) -> None:
         webhook = remove_webhook(site=site_by_slug(slug), public_id=webhook_id)
     except CookiegateError as exc:
         raise click.ClickException(exc.describe()) from exc
-    click.echo(f"removed {webhook.public_id}")
+    click.echo(gettext("removed %(webhook)s", webhook=webhook.public_id))
 
 
 @click.command("worker")
@@ -77,8 +79,9 @@ def worker_command(once: bool, interval: float) -> None:
     if once:
         report = run_pass(origin_base=origin_base)
         db.session.remove()
-        click.echo(f"sequenced {report.sequenced}, queued {report.queued}, "
-                   f"delivered {report.delivered}, failed {report.failed}")
+        click.echo(gettext("sequenced %(sequenced)d, queued %(queued)d, delivered %(delivered)d, failed %(failed)d",
+                           sequenced=report.sequenced, queued=report.queued, delivered=report.delivered,
+                           failed=report.failed))
         return
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
