@@ -87,16 +87,35 @@ def create_site(*, slug: str, name: str, languages: list[str], default_language:
                 policy_version=policy_version, controller=controller, texts=texts,
                 consent_lifetime_days=consent_lifetime_days, analytics_exempt=analytics_exempt,
                 allowed_origins=allowed_origins or [], marketing_age_check=marketing_age_check)
-    site.categories = [Category(key=c["key"], position=i, texts=c["texts"]) for i, c in enumerate(categories)]
-    site.cookies = [CookieDeclaration(category_key=c["category"], name=c["name"], provider=c["provider"],
-                                      third_party=c.get("third_party", False),
-                                      lifetime_days=c.get("lifetime_days"), purpose=c["purpose"])
-                    for c in cookies]
+    set_categories(site, categories)
+    set_cookies(site, cookies)
     db.session.add(site)
     db.session.flush()
     _insert_notice(site)
     db.session.commit()
     return site
+
+
+def set_categories(site: Site, categories: list[dict[str, Any]]) -> None:
+    """The site's categories become these ({key, texts}), in this order. A category kept is
+    changed where it stands: (site, key) is unique, and a new row for a key would meet the old
+    one at the flush."""
+    kept = {category.key: category for category in site.categories}
+    replaced = []
+    for position, given in enumerate(categories):
+        category = kept.get(given["key"]) or Category(key=given["key"])
+        category.position, category.texts = position, given["texts"]
+        replaced.append(category)
+    site.categories = replaced
+
+
+def set_cookies(site: Site, cookies: list[dict[str, Any]]) -> None:
+    """The site's cookie declarations become these ({name, provider, category, lifetime_days,
+    third_party, purpose})."""
+    site.cookies = [CookieDeclaration(category_key=c["category"], name=c["name"], provider=c["provider"],
+                                      third_party=c.get("third_party", False),
+                                      lifetime_days=c.get("lifetime_days"), purpose=c["purpose"])
+                    for c in cookies]
 
 
 def snapshot(site: Site, version: int) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from cookiegate.banner.embed import EMBED_COOKIE
 from cookiegate.errors import Conflict, ValidationError
 from cookiegate.extensions import db
 from cookiegate.sites import cache
-from cookiegate.sites.models import DEFAULT_CONSENT_LIFETIME_DAYS, Category, CookieDeclaration, Notice, Site
-from cookiegate.sites.services import create_site, insert_notice_if_changed, validate_site
+from cookiegate.sites.models import DEFAULT_CONSENT_LIFETIME_DAYS, Notice, Site
+from cookiegate.sites.services import (create_site, insert_notice_if_changed, set_categories, set_cookies,
+                                       validate_site)
 
 REQUIRED = ("slug", "name", "languages", "default_language", "policy_version", "controller", "texts",
             "categories", "cookies")
@@ -245,10 +246,8 @@ def change_site(site: Site, given: dict[str, Any]) -> Notice | None:
         for key in ("name", "languages", "default_language", "policy_version", "controller", "texts",
                     "consent_lifetime_days", "analytics_exempt", "allowed_origins", "marketing_age_check"):
             setattr(site, key, settings[key])
-        _replace_categories(site, settings["categories"])
-        site.cookies = [CookieDeclaration(category_key=c["category"], name=c["name"], provider=c["provider"],
-                                          third_party=c.get("third_party", False), lifetime_days=c.get("lifetime_days"),
-                                          purpose=c["purpose"]) for c in settings["cookies"]]
+        set_categories(site, settings["categories"])
+        set_cookies(site, settings["cookies"])
         db.session.flush()
         notice = insert_notice_if_changed(site)
         db.session.commit()
@@ -258,14 +257,3 @@ def change_site(site: Site, given: dict[str, Any]) -> Notice | None:
     cache.forget(site.slug)
     return notice
 
-
-def _replace_categories(site: Site, categories: list[dict[str, Any]]) -> None:
-    """The site's categories become these, in this order. A category kept is changed where it
-    stands: (site, key) is unique, and a new row for a key would meet the old one at the flush."""
-    kept = {category.key: category for category in site.categories}
-    replaced = []
-    for position, given in enumerate(categories):
-        category = kept.get(given["key"]) or Category(key=given["key"])
-        category.position, category.texts = position, given["texts"]
-        replaced.append(category)
-    site.categories = replaced
